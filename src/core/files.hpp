@@ -1,0 +1,29 @@
+// File helpers: whole-file reads, atomic writes, and advisory locks.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace ferry::detail {
+
+// Reads a whole file; throws ValueError naming the path and the reason.
+std::string read_file(const std::filesystem::path& path);
+
+// Writes via a temporary file in the same folder, fsync, then rename: readers see the old
+// file or the whole new one, never a part.
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+
+// An exclusive flock held for the object's lifetime (the lock file is left in place).
+class FileLock {
+ public:
+  explicit FileLock(const std::filesystem::path& path);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace ferry::detail
