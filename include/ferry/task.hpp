@@ -173,10 +173,15 @@ Value invoke(const Value* const* args, std::size_t) {
 }
 
 // Instantiated once per task callable; loading the module that holds it registers its thunk.
+// Internal linkage on purpose: GCC makes a template's static member a process-wide unique
+// symbol otherwise, and a second copy of a module (a script module and the same code
+// thawed from a package) would then skip its registrations.
+namespace {
 template <auto F>
 struct Binding {
   static inline const bool registered = register_task(task_key<F>(), &invoke<F>);
 };
+}  // namespace
 
 template <class T>
 struct is_param : std::false_type {};
