@@ -10,6 +10,7 @@
 
 #include "ferry/codec.hpp"
 #include "ferry/context.hpp"
+#include "ferry/result.hpp"
 #include "ferry/state.hpp"
 #include "ferry/storage/storage.hpp"
 #include "ferry/task.hpp"
@@ -23,6 +24,7 @@ struct TaskRunResult {
   Value result;         // null unless Success
   std::string message;  // why it failed, was skipped or retried last
   int attempts = 0;
+  std::string result_location;  // where the result was persisted, if the run has a Result
   std::vector<StateRecord> history;
 };
 
@@ -47,6 +49,8 @@ struct StateEvent {
   long task_index;
   std::string task_name;
   StateRecord record;
+  int attempts = 0;
+  std::string result_location;
 };
 
 struct RunOptions {
@@ -56,6 +60,9 @@ struct RunOptions {
   std::function<void(const LogRecord&)> on_log;     // default: stderr
   std::function<void(const StateEvent&)> on_state;  // called from worker threads, serialized
   const std::atomic<bool>* cancel = nullptr;        // set to true: unstarted tasks are Cancelled
+  // Persist each task's result here and, before running a task, read back a result this
+  // run already has (a run started again skips the tasks that finished).
+  Result result;
 };
 
 class Flow {
@@ -125,6 +132,9 @@ class Flow {
 
   // Where the flow is stored (empty: the default chosen at registration).
   storage::Storage storage;
+  // Where task results are persisted (empty: the storage's default result at
+  // registration, which may be none).
+  Result result;
 
   // The graph as data: parameters, tasks (by key), edges, options.
   Value to_json() const;

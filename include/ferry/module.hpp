@@ -56,7 +56,7 @@ void freeze_flow(const Flow& flow, const std::filesystem::path& package);
 
 // Loads a package: verifies size and digest, then the versions, then loads the module and
 // binds tasks by key, without running FERRY_FLOWS. origin names the package in errors.
-Flow thaw_flow(std::string_view package_bytes, std::string_view origin = "flow package");
+Flow thaw_flow_bytes(std::string_view package_bytes, std::string_view origin = "flow package");
 Flow thaw_flow(const std::filesystem::path& package);
 
 struct PackageInfo {

@@ -19,14 +19,15 @@ enum class State {
   TriggerFailed,  // its trigger did not hold (e.g. an upstream task failed)
   Skipped,        // its trigger did not fire (e.g. any_failed with no failure upstream)
   Cancelled,
+  Lost,  // a flow run whose agent stopped heartbeating while it ran
 };
 
 const char* to_string(State state);
 std::optional<State> state_from_string(std::string_view name);
 
-// Success, Failed, TimedOut, TriggerFailed, Skipped and Cancelled are final.
+// Success, Failed, TimedOut, TriggerFailed, Skipped, Cancelled and Lost are final.
 bool is_final(State state);
-// Failed, TimedOut, TriggerFailed and Cancelled count as failures.
+// Failed, TimedOut, TriggerFailed, Cancelled and Lost count as failures.
 bool is_failure(State state);
 
 struct StateRecord {

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -64,13 +67,13 @@ class Param {
 };
 
 struct TaskOptions {
-  std::string name;  // default: the function's name
+  std::string name{};  // default: the function's name
   int max_retries = 0;
   std::chrono::milliseconds retry_delay{0};
   std::chrono::milliseconds timeout{0};  // 0: none
-  std::vector<std::string> tags;
+  std::vector<std::string> tags{};
   Trigger trigger = Trigger::all_successful;
-  std::vector<TaskHandle> after;  // order-only upstream tasks
+  std::vector<TaskHandle> after{};  // order-only upstream tasks
 };
 
 namespace detail {
@@ -102,8 +105,9 @@ struct TaskSpec {
 // Adds a task to the graph and returns its index; checks the handles belong to it.
 std::size_t add_task(Graph& graph, TaskSpec spec);
 void add_parameter(Graph& graph, std::string name, std::string type, const Value* default_value);
-void check_param(const Graph& graph, const std::string& name);
-void check_task(const Graph& graph, std::size_t index);
+// Refuse handles of another flow (or out of range) with a ValueError.
+void check_param(const Graph& graph, const Graph* owner, const std::string& name);
+void check_task(const Graph& graph, const Graph* owner, std::size_t index);
 
 template <class F>
 struct callable_traits;
@@ -145,10 +149,33 @@ std::string task_default_name() {
 
 [[noreturn]] void throw_argument_error(std::size_t position, const char* what);
 
+// nlohmann narrows integers silently; a value that does not fit is an argument error.
+template <class D>
+void check_integer_fits(const Value& value, std::size_t position) {
+  bool fits = true;
+  if (value.is_number_unsigned()) {
+    fits = std::in_range<D>(value.template get<std::uint64_t>());
+  } else if (value.is_number_integer()) {
+    fits = std::in_range<D>(value.template get<std::int64_t>());
+  } else if (value.is_number_float()) {
+    double d = value.template get<double>();
+    fits = std::isfinite(d) && d == std::trunc(d) &&
+           d >= static_cast<double>(std::numeric_limits<D>::min()) &&
+           d <= static_cast<double>(std::numeric_limits<D>::max());
+  }
+  if (!fits)
+    throw_argument_error(
+        position,
+        ("the value " + value.dump() + " does not fit the parameter's integer type").c_str());
+}
+
 template <class P>
 std::decay_t<P> decode_arg(const Value* value, std::size_t position) {
+  using D = std::decay_t<P>;
+  if constexpr (std::is_integral_v<D> && !std::is_same_v<D, bool>)
+    check_integer_fits<D>(*value, position);
   try {
-    return value->template get<std::decay_t<P>>();
+    return value->template get<D>();
   } catch (const std::exception& e) {
     throw_argument_error(position, e.what());
   }
@@ -199,7 +226,7 @@ ArgSpec make_arg(Graph& graph, A&& arg) {
   if constexpr (is_param<Arg>::value) {
     static_assert(std::is_convertible_v<typename Arg::value_type, Want>,
                   "ferry: a parameter's type does not convert to the task argument's type");
-    check_param(graph, arg.name());
+    check_param(graph, arg.graph(), arg.name());
     return ArgSpec{ArgSpec::Kind::Parameter, Value(), arg.name(), 0};
   } else if constexpr (is_task<Arg>::value) {
     static_assert(!std::is_void_v<typename Arg::result_type>,
@@ -208,7 +235,7 @@ ArgSpec make_arg(Graph& graph, A&& arg) {
     static_assert(std::is_convertible_v<typename Arg::result_type, Want>,
                   "ferry: an upstream task's result type does not convert to the task "
                   "argument's type");
-    check_task(graph, arg.index());
+    check_task(graph, arg.graph(), arg.index());
     return ArgSpec{ArgSpec::Kind::TaskResult, Value(), {}, arg.index()};
   } else {
     static_assert(std::is_convertible_v<A&&, Want>,

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <string>
+#include <vector>
 
 namespace ferry::cli {
 
@@ -11,11 +14,22 @@ inline constexpr int kExitError = 2;
 
 void add_run_command(CLI::App& app);
 void add_flow_command(CLI::App& app);
+void add_register_command(CLI::App& app);
+void add_execute_command(CLI::App& app);
+void add_agent_command(CLI::App& app);
+void add_flows_command(CLI::App& app);
+void add_runs_command(CLI::App& app);
 
 // Prints "error: <message>" on stderr.
 void print_error(const std::string& message);
 
 // Whether stderr is a terminal (long operations show progress only then).
 bool stderr_is_terminal();
+
+// "2026-11-27 15:40:01Z" (UTC).
+std::string format_time(std::chrono::system_clock::time_point t);
+std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
+// How long a lost run may go without a heartbeat (agent.lost_timeout, seconds).
+std::chrono::milliseconds lost_timeout();
 
 }  // namespace ferry::cli

@@ -3,7 +3,10 @@
 
 #include <cstdio>
 
+#include <ctime>
+
 #include "cli/commands.hpp"
+#include "core/config.hpp"
 #include "ferry/error.hpp"
 #include "ferry/version.hpp"
 
@@ -15,6 +18,26 @@ void print_error(const std::string& message) {
 
 bool stderr_is_terminal() { return ::isatty(2) == 1; }
 
+std::string format_time(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (const std::string& i : items) out += (out.empty() ? "" : sep) + i;
+  return out;
+}
+
+std::chrono::milliseconds lost_timeout() {
+  return std::chrono::milliseconds(
+      static_cast<long long>(ferry::config::get_number("agent", "lost_timeout", 30) * 1000));
+}
+
 }  // namespace ferry::cli
 
 int main(int argc, char** argv) {
@@ -22,7 +45,12 @@ int main(int argc, char** argv) {
                "ferry"};
   app.set_version_flag("--version", std::string("ferry ") + FERRY_VERSION);
   app.require_subcommand(1);
+  ferry::cli::add_register_command(app);
   ferry::cli::add_run_command(app);
+  ferry::cli::add_agent_command(app);
+  ferry::cli::add_execute_command(app);
+  ferry::cli::add_flows_command(app);
+  ferry::cli::add_runs_command(app);
   ferry::cli::add_flow_command(app);
   try {
     app.parse(argc, argv);

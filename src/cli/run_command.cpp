@@ -1,9 +1,15 @@
-// ferry run: runs a flow in this process, from a source file or a frozen package.
+// ferry run: creates a run of a registered flow for an agent, or runs a flow source or a
+// frozen package in this process.
 #include <cstdio>
 #include <iostream>
+#include <set>
+#include <thread>
 
+#include "agent/wake.hpp"
+#include "backend/backend.hpp"
 #include "cli/commands.hpp"
 #include "cli/params.hpp"
+#include "core/graph.hpp"
 #include "ferry/error.hpp"
 #include "ferry/module.hpp"
 
@@ -12,6 +18,10 @@ namespace ferry::cli {
 namespace {
 
 struct RunArgs {
+  std::string name;  // a registered flow: create a run for an agent
+  std::string project = "default";
+  std::vector<std::string> labels;
+  bool watch = false;
   std::string path;
   std::string package;
   std::string flow;
@@ -51,11 +61,81 @@ void print_run(const RunResult& r) {
   }
 }
 
+// Prints state changes and log lines of a run until it is final; returns its final state.
+State watch_run(backend::Backend& backend, const std::string& run_id) {
+  std::size_t shown_states = 0;
+  std::int64_t last_seq = 0;
+  for (;;) {
+    std::optional<backend::FlowRun> run = backend.get_flow_run(run_id);
+    if (!run) throw ValueError("Flow run '" + run_id + "' disappeared.");
+    for (const backend::LogLine& l : backend.get_logs(run_id, last_seq)) {
+      last_seq = l.seq;
+      std::printf("%s %s %s| %s\n", format_time(l.at).c_str(), l.level.c_str(),
+                  l.task_name.empty() ? "" : (l.task_name + " ").c_str(), l.message.c_str());
+    }
+    for (; shown_states < run->history.size(); ++shown_states) {
+      const backend::StateChange& c = run->history[shown_states];
+      std::printf("%s %s%s%s\n", format_time(c.at).c_str(), to_string(c.state),
+                  c.message.empty() ? "" : ": ", c.message.c_str());
+    }
+    std::fflush(stdout);
+    if (is_final(run->state)) {
+      if (run->state == State::Success)
+        std::printf("Result: %s\n", show_value(run->result).c_str());
+      return run->state;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    backend.mark_lost_runs(lost_timeout());
+  }
+}
+
+void create_run(const RunArgs& args) {
+  auto backend = backend::open_default_backend();
+  std::optional<backend::FlowVersion> version = backend->get_flow_version(args.project, args.name);
+  if (!version) {
+    throw ValueError("No flow '" + args.name + "' is registered in project '" + args.project +
+                     "'. Register it first: ferry register --path FILE --project " + args.project);
+  }
+  auto graph = std::make_shared<detail::Graph>(detail::graph_from_json(version->graph));
+  Flow flow(graph);
+  Value params = detail::resolve_parameters(*graph, parse_params(flow, args.params));
+  std::set<std::string> labels(version->labels.begin(), version->labels.end());
+  labels.insert(args.labels.begin(), args.labels.end());
+  backend::FlowRun run =
+      backend->create_flow_run(version->id, params, {labels.begin(), labels.end()});
+  agent::notify_agents();
+  if (args.json && !args.watch) {
+    std::cout << Value{{"run_id", run.id},
+                       {"flow", args.name},
+                       {"version", version->version},
+                       {"labels", run.labels}}
+                     .dump(2)
+              << std::endl;
+    return;
+  }
+  std::printf("Created flow run %s for flow '%s' version %d (labels: %s)\n", run.id.c_str(),
+              args.name.c_str(), version->version,
+              run.labels.empty() ? "none" : join(run.labels).c_str());
+  std::fflush(stdout);
+  if (args.watch && watch_run(*backend, run.id) != State::Success) {
+    throw CLI::RuntimeError(kExitFlowFailed);
+  }
+}
+
 void run(const RunArgs& args) {
+  if (!args.name.empty()) {
+    if (!args.path.empty() || !args.package.empty()) {
+      throw ValueError(
+          "Give a registered flow's NAME, or --path/--package to run in this process, "
+          "not both.");
+    }
+    create_run(args);
+    return;
+  }
   if (args.path.empty() == args.package.empty()) {
     throw ValueError(
-        "Give exactly one of --path FILE (a flow source) or --package PKG (a frozen "
-        "flow).");
+        "Give a registered flow's NAME, or exactly one of --path FILE (a flow source) "
+        "or --package PKG (a frozen flow).");
   }
   Flow flow = [&] {
     if (!args.package.empty()) {
@@ -87,8 +167,15 @@ void run(const RunArgs& args) {
 
 void add_run_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
-  CLI::App* cmd = app.add_subcommand("run", "Run a flow in this process and print its result");
-  cmd->add_option("--path", args->path, "Flow source file (compiled and cached)");
+  CLI::App* cmd = app.add_subcommand(
+      "run",
+      "Create a run of a registered flow for an agent, or run a flow source or package here");
+  cmd->add_option("name", args->name, "Registered flow to run (through an agent)");
+  cmd->add_option("--project", args->project, "Project of the registered flow (default: default)");
+  cmd->add_option("-l,--label", args->labels, "Extra label of the run (repeatable)");
+  cmd->add_flag("--watch", args->watch,
+                "Follow the run's states and logs; exit 0 on Success, 1 otherwise");
+  cmd->add_option("--path", args->path, "Flow source file to run here (compiled and cached)");
   cmd->add_option("--package", args->package, "Frozen flow package (from `ferry flow freeze`)");
   cmd->add_option("--flow", args->flow, "Flow name (default: the first flow in the file)");
   cmd->add_option("--param", args->params, "Parameter as name=value (repeatable)");

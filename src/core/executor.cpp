@@ -147,7 +147,8 @@ class FlowRun {
     r.history.push_back({state, std::chrono::system_clock::now(), std::move(message)});
     if (options_.on_state) {
       std::lock_guard lock(event_mutex_);
-      options_.on_state({static_cast<long>(index), r.name, r.history.back()});
+      options_.on_state(
+          {static_cast<long>(index), r.name, r.history.back(), r.attempts, r.result_location});
     }
   }
 
@@ -193,6 +194,15 @@ class FlowRun {
     const TaskNode& node = graph_.tasks[index];
     TaskRunResult& r = slots_[index].result;
     if (cancelled()) return complete(index, State::Cancelled, "The flow run was cancelled.");
+    if (options_.result && r.attempts == 0) {
+      // A run started again reads back what its tasks already computed.
+      if (std::optional<Value> stored = read_result(index)) {
+        return complete(
+            index, State::Success,
+            "Result read from " + r.result_location + " (computed earlier in this run).",
+            std::move(*stored));
+      }
+    }
     r.attempts += 1;
     record(index, State::Running, "");
     enter_task(node, r.attempts);
@@ -213,6 +223,7 @@ class FlowRun {
                                                             thread_run().context, &sink_)
                                         : node.fn(argv, node.args.size());
       thread_run().context.task_name.clear();
+      if (options_.result) write_result(index, value);
       return complete(index, State::Success, "", std::move(value));
     } catch (const TaskTimedOut& t) {
       error = "Task timed out after " + std::to_string(t.ms) + " ms.";
@@ -235,6 +246,27 @@ class FlowRun {
       return index;
     }
     return complete(index, failed_state, std::move(error));
+  }
+
+  std::optional<Value> read_result(std::size_t index) {
+    TaskRunResult& r = slots_[index].result;
+    r.result_location = options_.result.location_for(run_id_, graph_.name, r.name);
+    try {
+      return options_.result.read(r.result_location);
+    } catch (const std::exception&) {
+      return std::nullopt;  // unreadable: compute it again
+    }
+  }
+
+  void write_result(std::size_t index, const Value& value) {
+    TaskRunResult& r = slots_[index].result;
+    r.result_location = options_.result.location_for(run_id_, graph_.name, r.name);
+    try {
+      options_.result.write(r.result_location, value);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("Could not persist the task's result to " + r.result_location +
+                               ": " + e.what());
+    }
   }
 
   // Whether a task whose upstream tasks are all final should run; if not, the state it

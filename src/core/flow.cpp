@@ -1,5 +1,7 @@
 #include "ferry/flow.hpp"
 
+#include <algorithm>
+
 #include "core/executor.hpp"
 #include "core/graph.hpp"
 #include "ferry/error.hpp"
@@ -30,8 +32,13 @@ void Flow::add_edge(TaskHandle upstream, TaskHandle downstream) {
                      "to be added before downstream.");
   }
   auto& node = graph_->tasks[downstream.index()];
+  if (std::find(node.after.begin(), node.after.end(), upstream.index()) != node.after.end()) return;
   node.after.push_back(upstream.index());
-  detail::link_edges(*graph_);
+  if (std::find(node.upstream.begin(), node.upstream.end(), upstream.index()) ==
+      node.upstream.end()) {
+    node.upstream.push_back(upstream.index());
+    graph_->tasks[upstream.index()].downstream.push_back(downstream.index());
+  }
 }
 
 RunResult Flow::run(const Value& params, const RunOptions& options) const {

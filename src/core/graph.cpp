@@ -10,15 +10,13 @@ namespace ferry::detail {
 
 namespace {
 
-std::string unique_task_name(const Graph& graph, const std::string& wanted) {
-  auto taken = [&](const std::string& name) {
-    return std::any_of(graph.tasks.begin(), graph.tasks.end(),
-                       [&](const TaskNode& t) { return t.name == name; });
-  };
-  if (!taken(wanted)) return wanted;
-  for (int i = 2;; ++i) {
-    std::string candidate = wanted + "-" + std::to_string(i);
-    if (!taken(candidate)) return candidate;
+std::string unique_task_name(Graph& graph, const std::string& wanted) {
+  if (graph.task_names.insert(wanted).second) return wanted;
+  int& next = graph.next_suffix[wanted];
+  if (next < 2) next = 2;
+  for (;; ++next) {
+    std::string candidate = wanted + "-" + std::to_string(next);
+    if (graph.task_names.insert(candidate).second) return candidate;
   }
 }
 
@@ -56,7 +54,7 @@ std::size_t add_task(Graph& graph, TaskSpec spec) {
       throw ValueError("Task '" + node.name +
                        "': an `after` task belongs to another flow; edges join tasks of one flow.");
     }
-    check_task(graph, h.index());
+    check_task(graph, h.graph(), h.index());
     node.after.push_back(h.index());
   }
   std::size_t index = graph.tasks.size();
@@ -79,14 +77,18 @@ void add_parameter(Graph& graph, std::string name, std::string type, const Value
   graph.params.push_back(std::move(spec));
 }
 
-void check_param(const Graph& graph, const std::string& name) {
+void check_param(const Graph& graph, const Graph* owner, const std::string& name) {
+  if (owner != &graph) {
+    throw ValueError("Parameter '" + name + "' belongs to another flow than '" + graph.name +
+                     "'; a task takes parameters of its own flow.");
+  }
   if (!find_param(graph, name)) {
     throw ValueError("Parameter '" + name + "' does not belong to flow '" + graph.name + "'.");
   }
 }
 
-void check_task(const Graph& graph, std::size_t index) {
-  if (index >= graph.tasks.size()) {
+void check_task(const Graph& graph, const Graph* owner, std::size_t index) {
+  if (owner != &graph || index >= graph.tasks.size()) {
     throw ValueError("A task handle does not belong to flow '" + graph.name + "'.");
   }
 }
@@ -173,7 +175,12 @@ Graph graph_from_json(const Value& json) {
         if (a.contains("constant")) {
           node.args.push_back({ArgSpec::Kind::Constant, a.at("constant"), {}, 0});
         } else if (a.contains("parameter")) {
-          node.args.push_back({ArgSpec::Kind::Parameter, Value(), a.at("parameter"), 0});
+          std::string param = a.at("parameter").get<std::string>();
+          if (!find_param(graph, param)) {
+            throw FlowStorageError("Task '" + node.name + "' takes parameter '" + param +
+                                   "', which the serialized flow graph does not declare.");
+          }
+          node.args.push_back({ArgSpec::Kind::Parameter, Value(), std::move(param), 0});
         } else {
           std::size_t up = a.at("task").get<std::size_t>();
           if (up >= graph.tasks.size()) throw FlowStorageError("task edge points forward");
@@ -184,6 +191,7 @@ Graph graph_from_json(const Value& json) {
         if (up >= graph.tasks.size()) throw FlowStorageError("task edge points forward");
         node.after.push_back(up);
       }
+      graph.task_names.insert(node.name);
       graph.tasks.push_back(std::move(node));
     }
   } catch (const nlohmann::json::exception& e) {

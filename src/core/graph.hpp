@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ferry/codec.hpp"
@@ -34,6 +36,9 @@ struct TaskNode {
 
 struct Graph {
   std::string name;
+  // Names taken, and the next suffix to try per wanted name: naming stays O(1) per task.
+  std::unordered_set<std::string> task_names;
+  std::unordered_map<std::string, int> next_suffix;
   std::vector<ParamSpec> params;
   std::vector<TaskNode> tasks;
   std::string source_file;            // script flows: the flow source (flow_file())

@@ -149,7 +149,7 @@ PackageInfo inspect_package(std::string_view bytes, std::string_view origin) {
   return parse(bytes, origin).info;
 }
 
-Flow thaw_flow(std::string_view bytes, std::string_view origin) {
+Flow thaw_flow_bytes(std::string_view bytes, std::string_view origin) {
   ParsedPackage p = parse(bytes, origin);
   if (!detail::build_loadable(p.info.versions, library_build())) {
     throw FlowStorageError(mismatch_message(
@@ -191,7 +191,7 @@ Flow thaw_flow(const fs::path& package) {
   } catch (const ValueError& e) {
     throw FlowStorageError(e.what());
   }
-  return thaw_flow(bytes, package.string());
+  return thaw_flow_bytes(bytes, package.string());
 }
 
 }  // namespace ferry

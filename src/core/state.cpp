@@ -5,7 +5,7 @@
 namespace ferry {
 
 namespace {
-constexpr std::array<std::pair<State, const char*>, 10> kNames = {{
+constexpr std::array<std::pair<State, const char*>, 11> kNames = {{
     {State::Scheduled, "Scheduled"},
     {State::Pending, "Pending"},
     {State::Running, "Running"},
@@ -16,6 +16,7 @@ constexpr std::array<std::pair<State, const char*>, 10> kNames = {{
     {State::TriggerFailed, "TriggerFailed"},
     {State::Skipped, "Skipped"},
     {State::Cancelled, "Cancelled"},
+    {State::Lost, "Lost"},
 }};
 }  // namespace
 
@@ -41,6 +42,7 @@ bool is_final(State state) {
     case State::TriggerFailed:
     case State::Skipped:
     case State::Cancelled:
+    case State::Lost:
       return true;
     default:
       return false;
@@ -49,7 +51,7 @@ bool is_final(State state) {
 
 bool is_failure(State state) {
   return state == State::Failed || state == State::TimedOut || state == State::TriggerFailed ||
-         state == State::Cancelled;
+         state == State::Cancelled || state == State::Lost;
 }
 
 }  // namespace ferry

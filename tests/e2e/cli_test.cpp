@@ -106,7 +106,7 @@ TEST(Cli, BadInputGivesOneClearLineAndExit2) {
       {{"run", "--path", fixture("two_flows.cpp").string(), "--flow", "flow-3"},
        "Flow 'flow-3' not found in file. Found flows:"},
       {{"run", "--path", fixture("no_flows.cpp").string()}, "No flows found in file."},
-      {{"run"}, "Give exactly one of --path FILE"},
+      {{"run"}, "Give a registered flow's NAME, or exactly one of --path FILE"},
       {{"run", "--package", "/no/such.ferry"}, "/no/such.ferry"},
   };
   for (const Case& c : cases) {

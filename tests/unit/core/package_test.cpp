@@ -69,7 +69,7 @@ TEST(Package, RoundTripRunsWithoutRebuildingTheFlow) {
   EXPECT_EQ(builds, 1u) << "loading the source runs its FERRY_FLOWS block once";
   ::unsetenv("FERRY_TEST_MARKER");
 
-  ferry::Flow thawed = ferry::thaw_flow(pkg, "test.ferry");
+  ferry::Flow thawed = ferry::thaw_flow_bytes(pkg, "test.ferry");
   ::setenv("FERRY_TEST_MARKER", marker.c_str(), 1);
   ferry::RunResult r = thawed.run({{"x", 4}});
   ::unsetenv("FERRY_TEST_MARKER");
@@ -100,7 +100,7 @@ TEST(Package, CorruptedPayloadIsRefusedBeforeLoading) {
   ScopedFerryHome home;
   std::string pkg = ferry::freeze_flow(marker_flow());
   pkg[pkg.size() - 100] ^= 0x55;
-  std::string err = error_of([&] { ferry::thaw_flow(pkg, "bad.ferry"); });
+  std::string err = error_of([&] { ferry::thaw_flow_bytes(pkg, "bad.ferry"); });
   EXPECT_NE(err.find("bad.ferry"), std::string::npos) << err;
   EXPECT_NE(err.find("corrupted or was tampered with"), std::string::npos) << err;
   EXPECT_EQ(package_modules(home.path()), 0u) << "a refused package's module was written";
@@ -110,7 +110,7 @@ TEST(Package, TruncatedPackageIsRefused) {
   ScopedFerryHome home;
   std::string pkg = ferry::freeze_flow(marker_flow());
   for (std::size_t keep : {pkg.size() - 1, pkg.size() / 2, std::size_t(20), std::size_t(5)}) {
-    std::string err = error_of([&] { ferry::thaw_flow(pkg.substr(0, keep), "cut.ferry"); });
+    std::string err = error_of([&] { ferry::thaw_flow_bytes(pkg.substr(0, keep), "cut.ferry"); });
     EXPECT_TRUE(err.find("truncated") != std::string::npos ||
                 err.find("not a ferry flow package") != std::string::npos)
         << keep << ": " << err;
@@ -120,7 +120,7 @@ TEST(Package, TruncatedPackageIsRefused) {
 
 TEST(Package, NotAPackage) {
   std::string err =
-      error_of([] { ferry::thaw_flow(std::string("hello world, not a package"), "x"); });
+      error_of([] { ferry::thaw_flow_bytes(std::string("hello world, not a package"), "x"); });
   EXPECT_NE(err.find("not a ferry flow package"), std::string::npos) << err;
 }
 
@@ -130,7 +130,7 @@ TEST(Package, AbiMismatchListsEachDifferingVersion) {
     h["versions"]["module_abi"] = 99;
     h["versions"]["compiler"] = "gcc 1.0";
   });
-  std::string err = error_of([&] { ferry::thaw_flow(pkg, "old.ferry"); });
+  std::string err = error_of([&] { ferry::thaw_flow_bytes(pkg, "old.ferry"); });
   EXPECT_NE(err.find("version mismatches"), std::string::npos) << err;
   EXPECT_NE(err.find("  - module_abi: (flow built with '99', currently running with '" +
                      std::to_string(FERRY_MODULE_ABI) + "')"),
@@ -146,7 +146,7 @@ TEST(Package, AbiMismatchListsEachDifferingVersion) {
 TEST(Package, NewerFormatIsRefused) {
   std::string pkg = ferry::freeze_flow(marker_flow());
   pkg[8] = 7;
-  std::string err = error_of([&] { ferry::thaw_flow(pkg, "new.ferry"); });
+  std::string err = error_of([&] { ferry::thaw_flow_bytes(pkg, "new.ferry"); });
   EXPECT_NE(err.find("format 7"), std::string::npos) << err;
 }
 
