@@ -1,5 +1,6 @@
 // ferry run: creates a run of a registered flow for an agent, or runs a flow source or a
 // frozen package in this process.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <set>
@@ -68,16 +69,21 @@ State watch_run(backend::Backend& backend, const std::string& run_id) {
   for (;;) {
     std::optional<backend::FlowRun> run = backend.get_flow_run(run_id);
     if (!run) throw ValueError("Flow run '" + run_id + "' disappeared.");
+    // States and log lines of this poll, in the order they happened.
+    std::vector<std::pair<backend::Clock::time_point, std::string>> events;
     for (const backend::LogLine& l : backend.get_logs(run_id, last_seq)) {
       last_seq = l.seq;
-      std::printf("%s %s %s| %s\n", format_time(l.at).c_str(), l.level.c_str(),
-                  l.task_name.empty() ? "" : (l.task_name + " ").c_str(), l.message.c_str());
+      events.emplace_back(l.at, format_time(l.at) + " " + l.level + " " +
+                                    (l.task_name.empty() ? "" : l.task_name + " ") + "| " + l.message);
     }
     for (; shown_states < run->history.size(); ++shown_states) {
       const backend::StateChange& c = run->history[shown_states];
-      std::printf("%s %s%s%s\n", format_time(c.at).c_str(), to_string(c.state),
-                  c.message.empty() ? "" : ": ", c.message.c_str());
+      events.emplace_back(c.at, format_time(c.at) + " " + to_string(c.state) +
+                                    (c.message.empty() ? "" : ": " + c.message));
     }
+    std::stable_sort(events.begin(), events.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& e : events) std::printf("%s\n", e.second.c_str());
     std::fflush(stdout);
     if (is_final(run->state)) {
       if (run->state == State::Success)
