@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <concepts>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,10 @@ void freeze_flow(const Flow& flow, const std::filesystem::path& package);
 // binds tasks by key, without running FERRY_FLOWS. origin names the package in errors.
 Flow thaw_flow_bytes(std::string_view package_bytes, std::string_view origin = "flow package");
 Flow thaw_flow(const std::filesystem::path& package);
+// A package's bytes are not a path: use thaw_flow_bytes for them.
+template <class T>
+  requires std::same_as<T, std::string> || std::same_as<T, std::string_view>
+Flow thaw_flow(const T&) = delete;
 
 struct PackageInfo {
   int format = 0;

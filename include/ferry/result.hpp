@@ -50,7 +50,7 @@ using ResultFactory = std::shared_ptr<ResultImpl> (*)(const Value& json);
 void register_result_type(const std::string& type, ResultFactory factory);
 
 struct LocalResultOptions {
-  std::string dir;           // default $FERRY_HOME/results
+  std::string dir{};           // default $FERRY_HOME/results
   bool validate_dir = true;  // make it absolute and create it
   std::string location = "{flow_run_id}/{task_name}.json";
 };

@@ -10,13 +10,13 @@
 namespace ferry::storage {
 
 struct LocalOptions {
-  std::string directory;  // default $FERRY_HOME/flows
+  std::string directory{};  // default $FERRY_HOME/flows
   bool validate = true;   // expand ~, make absolute, create it; false keeps it verbatim
-  std::string path;       // script form: the flow source; frozen: a fixed package path
+  std::string path{};       // script form: the flow source; frozen: a fixed package path
   bool stored_as_script = false;
-  std::optional<bool> add_default_labels;  // default true
-  std::vector<std::string> labels;
-  std::vector<std::string> secrets;
+  std::optional<bool> add_default_labels{};  // default true
+  std::vector<std::string> labels{};
+  std::vector<std::string> secrets{};
 };
 
 // Frozen by default: add_flow writes the flow package to

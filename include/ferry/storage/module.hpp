@@ -10,10 +10,10 @@
 namespace ferry::storage {
 
 struct ModuleOptions {
-  std::string module;  // "name" or "name:flow"
-  std::optional<bool> add_default_labels;
-  std::vector<std::string> labels;
-  std::vector<std::string> secrets;
+  std::string module{};  // "name" or "name:flow"
+  std::optional<bool> add_default_labels{};
+  std::vector<std::string> labels{};
+  std::vector<std::string> secrets{};
 };
 
 // The C++ analogue of an importable module: lib<name>.so (or <name>.so, or a path) found on

@@ -1,0 +1,832 @@
+// ferry_bench: ferry's benchmarks, each figure next to a baseline measured in the same run
+// of this program, so the ratios hold on a noisy machine. Prints one Markdown table:
+//   benchmark | ferry | baseline | ratio | target | ok?
+// The targets are reported, never asserted: the exit status only says whether every
+// benchmark ran (a flow that failed or a command that exited non-zero is an error).
+//
+//   ferry_bench [all | executor compile load freeze ...]   (default: all)
+//   ferry_bench --once script|frozen|dlopen PATH      (helper: times one load, prints ns)
+//
+// $FERRY_HOME must point at a scratch folder (bench/run.sh makes one); when it is unset this
+// program makes one under /tmp and removes it at the end, so ~/.ferry is never touched.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ferry/ferry.hpp>
+
+extern char** environ;
+
+// Task bodies of the executor benchmarks (trivial on purpose: the figure is ferry's own cost).
+int bench_one() { return 1; }
+int bench_pass(int x) { return x; }
+int bench_inc(int x) { return x + 1; }
+void bench_noop() {}
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kThreads = 2;  // the benchmark machine has 2 cores
+
+double ns_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::nano>(b - a).count();
+}
+
+template <class F>
+double time_ns(F&& f) {
+  auto t0 = Clock::now();
+  f();
+  return ns_between(t0, Clock::now());
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// The spread of a set of samples (per `unit`), on stderr: min / median / max.
+void spread(const char* what, std::vector<double> v, double unit = 1) {
+  std::sort(v.begin(), v.end());
+  std::fprintf(stderr, "[ferry_bench]     %s: min %.0f, median %.0f, max %.0f ns (%zu samples)\n",
+               what, v.front() / unit, median(v) / unit, v.back() / unit, v.size());
+}
+
+void progress(const std::string& what) {
+  std::fprintf(stderr, "[ferry_bench] %s\n", what.c_str());
+  std::fflush(stderr);
+}
+
+[[noreturn]] void fail(const std::string& why) { throw std::runtime_error(why); }
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string fmt_time(double ns) {
+  if (ns < 1e3) return fmt("%.0f ns", ns);
+  if (ns < 1e6) return fmt("%.1f us", ns / 1e3);
+  if (ns < 1e9) return fmt("%.2f ms", ns / 1e6);
+  return fmt("%.2f s", ns / 1e9);
+}
+
+std::string fmt_ratio(double r) { return r < 10 ? fmt("%.2fx", r) : fmt("%.1fx", r); }
+
+// ---------------------------------------------------------------------------------------
+// The table.
+
+struct Row {
+  std::string benchmark, ferry, baseline, ratio, target, ok;
+};
+std::vector<Row> g_rows;
+
+enum class Target { None, Ratio, Absolute };
+
+// One row: ferry and baseline times (ns), and a target that is either a ratio (ferry /
+// baseline must not exceed `limit`), an absolute time (ferry must not exceed `limit` ns), or
+// none (an informational row).
+void add_row(std::string name, double ferry_ns, double base_ns, std::string base_label,
+             Target target, double limit, std::string target_text = {}) {
+  Row r;
+  r.benchmark = std::move(name);
+  r.ferry = fmt_time(ferry_ns);
+  r.baseline = fmt_time(base_ns) + (base_label.empty() ? "" : " (" + base_label + ")");
+  double ratio = base_ns > 0 ? ferry_ns / base_ns : 0;
+  r.ratio = fmt_ratio(ratio);
+  switch (target) {
+    case Target::None:
+      r.target = "-";
+      r.ok = "-";
+      break;
+    case Target::Ratio:
+      r.target = target_text.empty() ? "<= " + fmt("%g", limit) + "x" : target_text;
+      r.ok = ratio <= limit ? "yes" : "NO";
+      break;
+    case Target::Absolute:
+      r.target = target_text.empty() ? "< " + fmt_time(limit) : target_text;
+      r.ok = ferry_ns <= limit ? "yes" : "NO";
+      break;
+  }
+  std::fprintf(stderr, "[ferry_bench]   %s: ferry %s, baseline %s, ratio %s, target %s, ok %s\n",
+               r.benchmark.c_str(), r.ferry.c_str(), r.baseline.c_str(), r.ratio.c_str(),
+               r.target.c_str(), r.ok.c_str());
+  g_rows.push_back(std::move(r));
+}
+
+void print_table() {
+  std::vector<Row> all;
+  all.push_back({"benchmark", "ferry", "baseline", "ratio", "target", "ok?"});
+  all.insert(all.end(), g_rows.begin(), g_rows.end());
+  std::size_t w[6] = {};
+  auto cells = [](const Row& r) {
+    return std::vector<const std::string*>{&r.benchmark, &r.ferry,  &r.baseline,
+                                           &r.ratio,     &r.target, &r.ok};
+  };
+  for (const Row& r : all) {
+    auto c = cells(r);
+    for (int i = 0; i < 6; ++i) w[i] = std::max(w[i], c[i]->size());
+  }
+  auto line = [&](const Row& r) {
+    auto c = cells(r);
+    std::string s = "|";
+    for (int i = 0; i < 6; ++i) {
+      std::string cell = *c[i];
+      // Numbers read best right-aligned.
+      bool right = i >= 1 && i <= 3;
+      std::string pad(w[i] - cell.size(), ' ');
+      s += ' ';
+      s += right ? pad : cell;
+      s += right ? cell : pad;
+      s += " |";
+    }
+    std::printf("%s\n", s.c_str());
+  };
+  line(all[0]);
+  std::string sep = "|";
+  for (int i = 0; i < 6; ++i) {
+    bool right = i >= 1 && i <= 3;
+    sep += ' ';
+    sep.append(right ? w[i] - 1 : w[i], '-');
+    sep += right ? ": |" : " |";
+  }
+  std::printf("%s\n", sep.c_str());
+  for (std::size_t i = 1; i < all.size(); ++i) line(all[i]);
+  std::fflush(stdout);
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes.
+
+struct Spawned {
+  int exit_code = -1;
+  std::string output;
+  double ns = 0;
+};
+
+enum class Output { Null, Capture, CaptureStdout };
+
+// Spawns argv (posix_spawn, PATH not searched), waits, and times spawn to exit. Null sends
+// stdout and stderr to /dev/null; Capture reads both through one pipe (as ferry runs the
+// compiler); CaptureStdout reads stdout and leaves stderr alone.
+Spawned spawn(const std::vector<std::string>& argv, Output output) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  int fds[2] = {-1, -1};
+  if (output == Output::Null) {
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  } else {
+    if (::pipe2(fds, O_CLOEXEC) != 0) fail(std::string("pipe: ") + std::strerror(errno));
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    if (output == Output::Capture) posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  }
+  Spawned out;
+  auto t0 = Clock::now();
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (fds[1] >= 0) ::close(fds[1]);
+  if (rc != 0) {
+    if (fds[0] >= 0) ::close(fds[0]);
+    fail("cannot run " + argv[0] + ": " + std::strerror(rc));
+  }
+  if (fds[0] >= 0) {
+    char buf[8192];
+    for (;;) {
+      ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      out.output.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fds[0]);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  out.ns = ns_between(t0, Clock::now());
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return out;
+}
+
+Spawned spawn_ok(const std::vector<std::string>& argv, Output output) {
+  Spawned s = spawn(argv, output);
+  if (s.exit_code != 0) {
+    std::string cmd;
+    for (const std::string& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+    fail("'" + cmd + "' exited with " + std::to_string(s.exit_code) + ":\n" + s.output);
+  }
+  return s;
+}
+
+std::string g_self;  // this program, for the --once helpers
+
+// Runs `ferry_bench --once kind path` in a new process: the time of one load, measured
+// inside that process (so it excludes exec and the dynamic linker).
+double once_in_new_process(const std::string& kind, const fs::path& path) {
+  Spawned s = spawn_ok({g_self, "--once", kind, path.string()}, Output::CaptureStdout);
+  return std::strtod(s.output.c_str(), nullptr);
+}
+
+fs::path g_home;  // $FERRY_HOME
+
+fs::path fresh_dir(const std::string& name) {
+  static int counter = 0;
+  fs::path p = g_home / "bench" / (name + "-" + std::to_string(++counter));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Executor per-task overhead against a bare thread pool.
+
+// The baseline: a mutex + condition variable queue of std::function<void()>.
+class BasicPool {
+ public:
+  explicit BasicPool(std::size_t threads) {
+    for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~BasicPool() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+  void submit(std::function<void()> job) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (!queue_.empty()) {
+        std::function<void()> job = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        job();
+        job = nullptr;
+        lock.lock();
+        continue;
+      }
+      if (stopping_) return;
+      wake_.wait(lock);
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// Counts jobs down; wait() returns once all are done (ferry's run waits the same way).
+class Latch {
+ public:
+  explicit Latch(std::size_t n) : left_(n) {}
+  void count_down() {
+    if (left_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+      wake_.notify_all();
+    }
+  }
+  void wait() {
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, [this] { return done_; });
+  }
+
+ private:
+  std::atomic<std::size_t> left_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+};
+
+// Each baseline creates and joins its pool inside the timed region, as flow.run() does.
+double baseline_fanout(std::size_t n) {
+  return time_ns([&] {
+    Latch latch(n);
+    BasicPool pool(kThreads);
+    // One root job releases the other n-1 jobs from a worker thread.
+    pool.submit([&] {
+      for (std::size_t i = 1; i < n; ++i) pool.submit([&latch] { latch.count_down(); });
+      latch.count_down();
+    });
+    latch.wait();
+  });
+}
+
+double baseline_independent(std::size_t n) {
+  return time_ns([&] {
+    Latch latch(n);
+    BasicPool pool(kThreads);
+    for (std::size_t i = 0; i < n; ++i) pool.submit([&latch] { latch.count_down(); });
+    latch.wait();
+  });
+}
+
+struct ChainStep {
+  BasicPool* pool;
+  Latch* latch;
+  std::size_t left;
+  void step() {
+    if (--left == 0) {
+      latch->count_down();
+      return;
+    }
+    pool->submit([this] { step(); });
+  }
+};
+
+double baseline_chain(std::size_t n) {
+  return time_ns([&] {
+    Latch latch(1);
+    BasicPool pool(kThreads);
+    ChainStep chain{&pool, &latch, n};
+    pool.submit([&chain] { chain.step(); });
+    latch.wait();
+  });
+}
+
+// (Names are appended piecewise: `"t" + std::to_string(i)` trips a GCC 12 -Wrestrict false
+// positive.)
+ferry::TaskOptions named(std::string name) {
+  ferry::TaskOptions o;
+  o.name = std::move(name);
+  return o;
+}
+
+ferry::TaskOptions named(std::size_t i, std::size_t j = SIZE_MAX) {
+  std::string name = "t";
+  name += std::to_string(i);
+  if (j != SIZE_MAX) {
+    name += '_';
+    name += std::to_string(j);
+  }
+  return named(std::move(name));
+}
+
+// Tasks get explicit unique names, so these flows do not depend on how ferry derives default
+// names (up to 128d741 that scan was quadratic per task: see docs/benchmarks.md); the
+// "flow build 1k tasks, default names" row watches that path.
+ferry::Flow build_fanout(std::size_t n) {
+  ferry::Flow flow("fanout");
+  auto root = flow.task<bench_one>(named("root"));
+  for (std::size_t i = 1; i < n; ++i) flow.task<bench_pass>(named(i), root);
+  return flow;
+}
+
+ferry::Flow build_chain(std::size_t n) {
+  ferry::Flow flow("chain");
+  auto prev = flow.task<bench_one>(named("t0"));
+  for (std::size_t i = 1; i < n; ++i) {
+    prev = flow.task<bench_inc>(named(i), prev);
+  }
+  return flow;
+}
+
+constexpr std::size_t kDiamondWidth = 100;
+
+// Layers of kDiamondWidth no-op tasks; task j of a layer runs after tasks j and j+1 (mod the
+// width) of the previous layer (order-only edges, TaskOptions::after).
+ferry::Flow build_diamond(std::size_t n) {
+  ferry::Flow flow("diamond");
+  std::vector<ferry::TaskHandle> prev, cur;
+  std::size_t layers = n / kDiamondWidth;
+  for (std::size_t l = 0; l < layers; ++l) {
+    cur.clear();
+    for (std::size_t j = 0; j < kDiamondWidth; ++j) {
+      ferry::TaskOptions o = named(l, j);
+      if (l > 0) o.after = {prev[j], prev[(j + 1) % kDiamondWidth]};
+      cur.push_back(flow.task<bench_noop>(std::move(o)));
+    }
+    std::swap(prev, cur);
+  }
+  return flow;
+}
+
+// Times flow.run() including the destruction of its RunResult (both are the cost of a run).
+double run_flow(const ferry::Flow& flow, const ferry::Value* expect) {
+  ferry::RunOptions options;
+  options.threads = kThreads;
+  bool ok = false;
+  std::string why;
+  double ns = time_ns([&] {
+    ferry::RunResult r = flow.run(ferry::Value::object(), options);
+    ok = r.ok() && (!expect || r.result == *expect);
+    if (!ok) why = r.message + " result=" + r.result.dump().substr(0, 200);
+  });
+  if (!ok) fail("flow '" + flow.name() + "' did not run as expected: " + why);
+  return ns;
+}
+
+std::string count_label(std::size_t n) {
+  return n >= 1000 ? std::to_string(n / 1000) + "k" : std::to_string(n);
+}
+
+void bench_executor() {
+  progress("executor: per-task overhead against a bare std::function thread pool");
+  struct Shape {
+    const char* name;
+    ferry::Flow (*build)(std::size_t);
+    double (*baseline)(std::size_t);
+  };
+  const Shape shapes[] = {
+      {"fan-out", &build_fanout, &baseline_fanout},
+      {"chain", &build_chain, &baseline_chain},
+      {"diamond", &build_diamond, &baseline_independent},
+  };
+  // Per-task cost of building each shape at 10k tasks: the baseline of the 100k build rows
+  // (per-task cost should not grow with the flow's size).
+  double small_build_ns[3] = {};
+  for (std::size_t n : {std::size_t{10000}, std::size_t{100000}}) {
+    int reps = n <= 10000 ? 21 : 15;
+    for (const Shape& shape : shapes) {
+      std::string label = std::string(shape.name) + " " + count_label(n);
+      progress("  building " + label);
+      ferry::Flow flow("x");
+      double build_ns = time_ns([&] { flow = shape.build(n); });
+      if (flow.task_count() != n) fail(label + ": built " + std::to_string(flow.task_count()));
+      ferry::Value chain_result = static_cast<int>(n);
+      const ferry::Value* expect = std::string(shape.name) == "chain" ? &chain_result : nullptr;
+      progress("  running " + label + " (built in " + fmt_time(build_ns) + ")");
+      run_flow(flow, expect);  // warm-up: page in code and the allocator
+      shape.baseline(n);
+      std::vector<double> f, b;
+      for (int i = 0; i < reps; ++i) {
+        if (i % 2 == 0) {
+          f.push_back(run_flow(flow, expect));
+          b.push_back(shape.baseline(n));
+        } else {
+          b.push_back(shape.baseline(n));
+          f.push_back(run_flow(flow, expect));
+        }
+      }
+      double dn = static_cast<double>(n);
+      spread("ferry", f, dn);
+      spread("baseline", b, dn);
+      add_row("executor " + label + " (per task)", median(f) / dn, median(b) / dn, "",
+              Target::Ratio, 10);
+      if (n == 10000) {
+        small_build_ns[&shape - shapes] = build_ns / dn;
+      } else {
+        add_row("flow build " + label + " (per task)", build_ns / dn,
+                small_build_ns[&shape - shapes], "10k flow", Target::None, 0);
+      }
+    }
+  }
+  // Building a flow with default names: ferry names repeated tasks "f", "f-2", "f-3", ...;
+  // this should cost about what explicit names cost.
+  progress("  flow build, 1,000 tasks: default names against explicit names");
+  std::vector<double> defaults, explicit_names;
+  for (int i = 0; i < 3; ++i) {
+    defaults.push_back(time_ns([] {
+      ferry::Flow flow("defaults");
+      auto root = flow.task<bench_one>();
+      for (int j = 1; j < 1000; ++j) flow.task<bench_pass>(root);
+    }));
+    explicit_names.push_back(time_ns([] { build_fanout(1000); }));
+  }
+  add_row("flow build 1k tasks, default names", median(defaults), median(explicit_names),
+          "explicit names", Target::None, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Cold compile of examples/hello.cpp against the bare compiler command.
+
+const fs::path kHello = fs::path(FERRY_EXAMPLES_DIR) / "hello.cpp";
+
+std::vector<std::string> compiler_argv(const fs::path& out) {
+  std::string lib = FERRY_LIBDIR;
+  return {FERRY_BENCH_CXX,
+          "-std=c++20",
+          "-fPIC",
+          "-shared",
+          "-O2",
+          "-I" FERRY_INCLUDE,
+          "-o",
+          out.string(),
+          fs::absolute(kHello).lexically_normal().string(),
+          "-L" + lib,
+          "-Wl,-rpath," + lib,
+          "-lferry"};
+}
+
+ferry::CompileOptions compile_options(const fs::path& cache) {
+  ferry::CompileOptions o;
+  o.cxx = FERRY_BENCH_CXX;
+  o.cxxflags = "-O2";
+  o.cache = cache;
+  return o;
+}
+
+void bench_compile() {
+  progress("compile: cold compile of examples/hello.cpp against the bare compiler command");
+  auto ferry_once = [] {
+    fs::path cache = fresh_dir("compile-cache");
+    ferry::CompiledModule m;
+    double ns = time_ns([&] { m = ferry::compile_flow_source(kHello, compile_options(cache)); });
+    if (m.cache_hit || !fs::exists(m.path)) fail("cold compile: expected a fresh module");
+    return ns;
+  };
+  auto compiler_once = [] {
+    fs::path out = fresh_dir("compile-bare") / "hello.so";
+    return spawn_ok(compiler_argv(out), Output::Capture).ns;
+  };
+  // Warm-up (not counted): the page cache and ferry's once-per-process header digest.
+  ferry_once();
+  compiler_once();
+  std::vector<double> f, b;
+  for (int i = 0; i < 3; ++i) {
+    if (i % 2 == 0) {
+      f.push_back(ferry_once());
+      b.push_back(compiler_once());
+    } else {
+      b.push_back(compiler_once());
+      f.push_back(ferry_once());
+    }
+  }
+  spread("ferry", f);
+  spread("compiler", b);
+  add_row("cold compile hello.cpp (median of 3)", median(f), median(b), "c++ alone", Target::Ratio,
+          1.2);
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Warm loads: in this process, in a new process, and `ferry run` end to end.
+
+const std::string kFerry = FERRY_BIN;
+
+double dlopen_once(const fs::path& so) {
+  return time_ns([&] {
+    void* h = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) fail(std::string("dlopen: ") + ::dlerror());
+    if (!::dlsym(h, "ferry_module_v1")) fail("dlsym ferry_module_v1 failed");
+  });
+}
+
+fs::path package_module(const fs::path& package) {
+  std::ifstream in(package, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ferry::cache_dir() / "packages" /
+         (ferry::inspect_package(bytes, package.string()).payload_sha256 + ".so");
+}
+
+void bench_load() {
+  progress("load: warm loads of examples/hello.cpp (script) and hello.ferry (frozen)");
+  const std::string hello = kHello.string();
+  const fs::path pkg = g_home / "hello.ferry";
+  // Warm the cache the way a user does: a first run compiles, a freeze writes the package,
+  // and a first package run writes its module into the cache.
+  spawn_ok({kFerry, "run", "--path", hello}, Output::Capture);
+  spawn_ok({kFerry, "flow", "freeze", "--path", hello, "-o", pkg.string()}, Output::Capture);
+  spawn_ok({kFerry, "run", "--package", pkg.string()}, Output::Capture);
+  ferry::CompiledModule module = ferry::compile_flow_source(kHello);  // the default options
+  if (!module.cache_hit) fail("ferry run did not leave hello.cpp's module in the cache");
+  const fs::path pkg_so = package_module(pkg);
+  if (!fs::exists(pkg_so)) fail("ferry run --package did not cache the package's module");
+
+  // (a) A new process per sample, timed inside it: the first load, with a warm cache.
+  progress("  new process, first load (timed inside the process)");
+  std::vector<double> script, frozen, raw_script, raw_frozen;
+  for (int i = 0; i < 7; ++i) {
+    script.push_back(once_in_new_process("script", kHello));
+    raw_script.push_back(once_in_new_process("dlopen", module.path));
+    frozen.push_back(once_in_new_process("frozen", pkg));
+    raw_frozen.push_back(once_in_new_process("dlopen", pkg_so));
+  }
+  add_row("warm load, script hello.cpp (new process, first load)", median(script),
+          median(raw_script), "dlopen", Target::Absolute, 10e6, "< 10 ms");
+  add_row("warm load, frozen hello.ferry (new process, first load)", median(frozen),
+          median(raw_frozen), "dlopen", Target::Absolute, 5e6, "< 5 ms");
+
+  // (b) Again in this process: the module is already loaded after the first time.
+  progress("  this process, repeated loads (module already loaded)");
+  ferry::load_flow_from_source(kHello);
+  ferry::thaw_flow_bytes(pkg);
+  std::vector<double> s2, f2, d2;
+  for (int i = 0; i < 21; ++i) {
+    s2.push_back(time_ns([&] { ferry::load_flow_from_source(kHello); }));
+    f2.push_back(time_ns([&] { ferry::thaw_flow_bytes(pkg); }));
+    d2.push_back(dlopen_once(module.path));  // a loaded library: a reference count
+  }
+  add_row("warm load, script hello.cpp (same process, again)", median(s2), median(d2),
+          "dlopen again", Target::None, 0);
+  add_row("warm load, frozen hello.ferry (same process, again)", median(f2), median(d2),
+          "dlopen again", Target::None, 0);
+
+  // (c) `ferry run` end to end against /bin/true, spawned the same way, round robin.
+  progress("  ferry run end to end against /bin/true");
+  std::vector<double> run_script, run_frozen, truth;
+  for (int i = 0; i < 11; ++i) {
+    run_script.push_back(spawn_ok({kFerry, "run", "--path", hello}, Output::Null).ns);
+    run_frozen.push_back(spawn_ok({kFerry, "run", "--package", pkg.string()}, Output::Null).ns);
+    truth.push_back(spawn_ok({"/bin/true"}, Output::Null).ns);
+  }
+  spread("ferry run --path", run_script);
+  spread("ferry run --package", run_frozen);
+  spread("/bin/true", truth);
+  add_row("ferry run --path hello.cpp (process, warm cache)", median(run_script), median(truth),
+          "/bin/true", Target::Absolute, 30e6, "< 30 ms");
+  add_row("ferry run --package hello.ferry (process)", median(run_frozen), median(truth),
+          "/bin/true", Target::Absolute, 20e6, "< 20 ms");
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Freeze and thaw of a 1,000-task flow against nlohmann::json dump + parse.
+
+void bench_freeze() {
+  progress("freeze: freeze and thaw of bench/flows/wide1000.cpp (1,000 tasks)");
+  const fs::path source = fs::path(FERRY_BENCH_FLOWS_DIR) / "wide1000.cpp";
+  ferry::Flow flow("x");
+  double first_ns = time_ns([&] { flow = ferry::load_flow_from_source(source); });
+  if (flow.task_count() != 1000) fail("wide1000.cpp: expected 1000 tasks");
+  progress("  compiled and loaded in " + fmt_time(first_ns));
+
+  // A script reload (cache hit, module loaded) runs the FERRY_FLOWS block again; the
+  // baseline builds the same 1,000-task graph in this binary with explicit task names.
+  std::vector<double> reload, build;
+  for (int i = 0; i < 3; ++i) {
+    reload.push_back(time_ns([&] { ferry::load_flow_from_source(source); }));
+    build.push_back(time_ns([] { build_fanout(1000); }));
+  }
+  add_row("script reload wide1000.cpp (same process)", median(reload), median(build),
+          "build, named", Target::None, 0);
+
+  std::string bytes = ferry::freeze_flow(flow);
+  std::string dumped = flow.to_json().dump();
+  ferry::thaw_flow_bytes(bytes);  // the first thaw writes the package's module into the cache
+  std::vector<double> fr, th, dump, parse;
+  for (int i = 0; i < 21; ++i) {
+    fr.push_back(time_ns([&] { bytes = ferry::freeze_flow(flow); }));
+    dump.push_back(time_ns([&] { dumped = flow.to_json().dump(); }));
+    th.push_back(time_ns([&] {
+      if (ferry::thaw_flow_bytes(bytes).task_count() != 1000) fail("thaw lost tasks");
+    }));
+    parse.push_back(time_ns([&] {
+      if (ferry::Value::parse(dumped).at("tasks").size() != 1000) fail("parse lost tasks");
+    }));
+  }
+  add_row("freeze 1k-task flow", median(fr), median(dump), "to_json+dump", Target::None, 0);
+  add_row("thaw 1k-task flow (warm, module loaded)", median(th), median(parse), "json parse",
+          Target::None, 0);
+  add_row("freeze+thaw 1k-task flow", median(fr) + median(th), median(dump) + median(parse),
+          "dump+parse", Target::None, 0);
+
+  // A new process thawing the stored flow: what the Python reference does in ~7 ms.
+  const fs::path pkg = g_home / "wide1000.ferry";
+  ferry::freeze_flow(flow, pkg);
+  const fs::path pkg_so = package_module(pkg);
+  std::vector<double> fresh, raw;
+  for (int i = 0; i < 7; ++i) {
+    fresh.push_back(once_in_new_process("frozen", pkg));
+    raw.push_back(once_in_new_process("dlopen", pkg_so));
+  }
+  add_row("thaw 1k-task flow (new process, first load)", median(fresh), median(raw), "dlopen",
+          Target::Absolute, 7e6, "< 7 ms (Python ref)");
+
+  std::vector<double> run_frozen, truth;
+  for (int i = 0; i < 5; ++i) {
+    run_frozen.push_back(spawn_ok({kFerry, "run", "--package", pkg.string()}, Output::Null).ns);
+    truth.push_back(spawn_ok({"/bin/true"}, Output::Null).ns);
+  }
+  add_row("ferry run --package wide1000.ferry (process)", median(run_frozen), median(truth),
+          "/bin/true", Target::None, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+
+int once(const std::string& kind, const fs::path& path) {
+  double ns = 0;
+  if (kind == "script") {
+    ns = time_ns([&] {
+      if (ferry::load_flow_from_source(path).task_count() == 0) fail("no tasks");
+    });
+  } else if (kind == "frozen") {
+    ns = time_ns([&] {
+      if (ferry::thaw_flow(path).task_count() == 0) fail("no tasks");
+    });
+  } else if (kind == "dlopen") {
+    ns = dlopen_once(path);
+  } else {
+    fail("--once takes script, frozen or dlopen");
+  }
+  std::printf("%.0f\n", ns);
+  return 0;
+}
+
+// The 1-minute load average: other work on the machine skews absolute figures (ratios less).
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one;
+  in >> one;
+  return one.empty() ? "?" : one;
+}
+
+std::string g_load_at_start;
+
+std::string machine_line() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string model;
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%d", std::localtime(&now));
+  return std::string("date ") + date + ", " + std::to_string(std::thread::hardware_concurrency()) +
+         " cores" + (model.empty() ? "" : " (" + model + ")") + ", ferry " + FERRY_VERSION +
+         ", load average " + g_load_at_start + " at start, " + load_average() + " at end";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fs::path own_home;  // a FERRY_HOME this program made, removed at the end
+  int status = 0;
+  try {
+    g_self = fs::canonical("/proc/self/exe").string();
+    if (argc == 4 && std::string(argv[1]) == "--once") return once(argv[2], argv[3]);
+    std::vector<std::string> parts;
+    for (int i = 1; i < argc; ++i) parts.push_back(argv[i]);
+    if (parts.empty()) parts.push_back("all");
+    for (const std::string& p : parts) {
+      if (p != "all" && p != "executor" && p != "compile" && p != "load" && p != "freeze") {
+        std::fprintf(stderr, "usage: ferry_bench [all | executor compile load freeze ...]\n");
+        return 2;
+      }
+    }
+    auto wanted = [&](const char* part) {
+      return std::find(parts.begin(), parts.end(), "all") != parts.end() ||
+             std::find(parts.begin(), parts.end(), part) != parts.end();
+    };
+    const char* home = std::getenv("FERRY_HOME");
+    if (!home || !*home) {
+      char templ[] = "/tmp/ferry-bench-XXXXXX";
+      if (!::mkdtemp(templ)) fail("mkdtemp failed");
+      ::setenv("FERRY_HOME", templ, 1);
+      own_home = templ;
+    }
+    g_load_at_start = load_average();
+    g_home = ferry::home_dir();
+    fs::create_directories(g_home);
+    progress("FERRY_HOME=" + g_home.string());
+
+    if (wanted("executor")) bench_executor();
+    if (wanted("compile")) bench_compile();
+    if (wanted("load")) bench_load();
+    if (wanted("freeze")) bench_freeze();
+
+    std::printf("\n%s\n\n", machine_line().c_str());
+    print_table();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ferry_bench: error: %s\n", e.what());
+    status = 1;
+  }
+  if (!own_home.empty()) {
+    std::error_code ec;
+    fs::remove_all(own_home, ec);
+  }
+  return status;
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds ferry and its benchmarks (Release, in build-bench/, two jobs) and runs them all,
+# printing one table: benchmark | ferry | baseline | ratio | target | ok?
+#
+#   bash bench/run.sh             # everything (about 3 minutes on 2 cores, build included)
+#   bash bench/run.sh executor    # one part: executor, compile, load or freeze
+#
+# Every figure is a ratio against a baseline measured in the same run, so compare ratios
+# across machines, not absolute times. Targets are reported, never asserted: the script fails
+# only when a build or a benchmark fails. See docs/benchmarks.md.
+#
+# Environment: FERRY_BENCH_BUILD_DIR (default build-bench), FERRY_BENCH_JOBS (default 2).
+# FERRY_HOME is set to a fresh temporary folder (removed at the end), so ~/.ferry is never
+# touched and every run starts from a cold cache.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${FERRY_BENCH_BUILD_DIR:-$root/build-bench}"
+jobs="${FERRY_BENCH_JOBS:-2}"
+
+echo "== building (Release) in $build" >&2
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_BENCH=ON >/dev/null
+ninja -C "$build" -j"$jobs" ferry_cli ferry_bench >&2
+
+home="$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench-home.XXXXXX")"
+trap 'rm -rf "$home"' EXIT
+export FERRY_HOME="$home"
+# The benchmarks compare ferry's compile command with the bare compiler using ferry's
+# defaults: overrides would make the two differ.
+unset FERRY_CXX FERRY_CXXFLAGS FERRY_INCLUDE_DIR
+
+if commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null)"; then
+  if [ -n "$(git -C "$root" status --porcelain -- src include 2>/dev/null)" ]; then
+    commit="$commit + uncommitted changes in src/ or include/"
+  fi
+  echo "== commit $commit" >&2
+fi
+
+echo "== running ferry_bench ${*:-all} (FERRY_HOME=$home)" >&2
+start=$SECONDS
+"$build/bin/ferry_bench" "$@" | tee "$build/benchmarks.md"
+echo >&2
+echo "== done in $((SECONDS - start)) s; the table is also in $build/benchmarks.md" >&2
