@@ -35,10 +35,8 @@ class Result {
   // The location for one task of one run (map_index -1: not a mapped task).
   std::string location_for(const std::string& flow_run_id, const std::string& flow_name,
                            const std::string& task_name, int map_index = -1) const;
-  void write(const std::string& location, const Value& value) const {
-    impl_->write(location, value);
-  }
-  std::optional<Value> read(const std::string& location) const { return impl_->read(location); }
+  void write(const std::string& location, const Value& value) const;
+  std::optional<Value> read(const std::string& location) const;
   ResultImpl* impl() const { return impl_.get(); }
 
  private:

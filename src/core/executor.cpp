@@ -158,7 +158,7 @@ class FlowRun {
     out.history.push_back({state, std::chrono::system_clock::now(), std::move(message)});
     if (options_.on_state) {
       std::lock_guard lock(event_mutex_);
-      options_.on_state({-1, graph_.name, out.history.back()});
+      options_.on_state({-1, graph_.name, out.history.back(), 0, {}});
     }
   }
 

@@ -22,6 +22,7 @@ class LocalResultImpl : public ResultImpl {
         dir = fs::path(home ? home : "") / options_.dir.substr(2);
       }
       dir = fs::absolute(dir).lexically_normal();
+      if (!dir.has_filename() && dir.has_relative_path()) dir = dir.parent_path();
       fs::create_directories(dir);
       options_.dir = dir.string();
     }

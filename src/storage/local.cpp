@@ -17,6 +17,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Like Python's os.path.abspath: absolute, normalized, no trailing separator.
+fs::path absolute_path(const fs::path& p) {
+  fs::path out = fs::absolute(p).lexically_normal();
+  if (!out.has_filename() && out.has_relative_path()) out = out.parent_path();
+  return out;
+}
+
 fs::path expand_user(const std::string& p) {
   if (p == "~" || p.rfind("~/", 0) == 0) {
     const char* home = std::getenv("HOME");
@@ -35,10 +42,10 @@ class LocalImpl : public StorageImpl {
   explicit LocalImpl(LocalOptions o) : validate_(o.validate), path_(std::move(o.path)) {
     directory_ = o.directory.empty() ? (home_dir() / "flows").string() : o.directory;
     if (validate_) {
-      fs::path dir = fs::absolute(expand_user(directory_)).lexically_normal();
+      fs::path dir = absolute_path(expand_user(directory_));
       fs::create_directories(dir);
       directory_ = dir.string();
-      if (!path_.empty()) path_ = fs::absolute(expand_user(path_)).lexically_normal().string();
+      if (!path_.empty()) path_ = absolute_path(expand_user(path_)).string();
     }
     stored_as_script = o.stored_as_script;
     add_default_labels = o.add_default_labels.value_or(true);
@@ -47,7 +54,10 @@ class LocalImpl : public StorageImpl {
   }
 
   std::string type() const override { return "Local"; }
-  std::vector<std::string> default_labels() const override { return {local_hostname()}; }
+  std::vector<std::string> default_labels() const override {
+    if (!add_default_labels) return {};
+    return {local_hostname()};
+  }
 
   Result default_result() const override {
     // The reference's LocalResult rule: inside FERRY_HOME, results go to
@@ -70,10 +80,8 @@ class LocalImpl : public StorageImpl {
       }
       return path_;
     }
-    std::string location = path_.empty() ? (fs::path(directory_) / slugify(flow.name()) /
-                                            timestamp_slug(std::chrono::system_clock::now()))
-                                               .string()
-                                         : path_;
+    std::string location =
+        path_.empty() ? (fs::path(directory_) / generated_location(flow.name())).string() : path_;
     std::string package = freeze_flow(flow);
     detail::write_file_atomic(location, package);
     digests[flow.name()] = detail::sha256_hex(package);

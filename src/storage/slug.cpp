@@ -105,7 +105,9 @@ std::string timestamp_slug(std::chrono::system_clock::time_point time) {
 }
 
 std::string generated_location(std::string_view flow_name) {
-  return slugify(flow_name) + "/" + timestamp_slug(std::chrono::system_clock::now());
+  // A name with nothing left to slug (all emoji, say) still gets a folder of its own.
+  std::string slug = slugify(flow_name);
+  return (slug.empty() ? "flow" : slug) + "/" + timestamp_slug(std::chrono::system_clock::now());
 }
 
 }  // namespace ferry::storage
