@@ -135,6 +135,9 @@ class Agent {
       // The child dies with the agent: a run is never left running unwatched.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(1);
+      // Its own process group: Ctrl-C at the agent's terminal goes to the agent, which then
+      // lets the run finish or releases it, instead of killing the run outright.
+      ::setpgid(0, 0);
       struct sigaction sa {};
       sa.sa_handler = SIG_DFL;
       for (int sig : {SIGCHLD, SIGTERM, SIGINT}) ::sigaction(sig, &sa, nullptr);

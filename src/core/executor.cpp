@@ -142,6 +142,16 @@ class FlowRun {
 
   void record(std::size_t index, State state, std::string message) {
     TaskRunResult& r = slots_[index].result;
+    if (state == State::Failed || state == State::TimedOut || state == State::Retrying) {
+      // A task's own failure reason belongs in the run's log, not only in its state.
+      sink_({state == State::Retrying ? LogLevel::Warning : LogLevel::Error, run_id_, graph_.name,
+             r.name,
+             "Task '" + r.name + "' " +
+                 (state == State::Retrying ? "failed, will retry"
+                                           : "ended " + std::string(to_string(state))) +
+                 ": " + message,
+             now_ms()});
+    }
     r.state = state;
     r.message = message;
     r.history.push_back({state, std::chrono::system_clock::now(), std::move(message)});
