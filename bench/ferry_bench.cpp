@@ -4,13 +4,17 @@
 // The targets are reported, never asserted: the exit status only says whether every
 // benchmark ran (a flow that failed or a command that exited non-zero is an error).
 //
-//   ferry_bench [all | executor compile load freeze ...]   (default: all)
+//   ferry_bench [all | executor compile load freeze register storage agent latency ...]
+//                                                          (default: all)
 //   ferry_bench --once script|frozen|dlopen PATH      (helper: times one load, prints ns)
+//   ferry_bench --once storage DESCRIPTOR.json        (helper: deserializes a storage
+//                                                      descriptor, times one get_flow)
 //
 // $FERRY_HOME must point at a scratch folder (bench/run.sh makes one); when it is unset this
 // program makes one under /tmp and removes it at the end, so ~/.ferry is never touched.
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -29,6 +34,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -36,6 +44,10 @@
 #include <vector>
 
 #include <ferry/ferry.hpp>
+
+// The backend API (not public): the agent benchmarks create runs and read their
+// millisecond state history through it.
+#include "backend/backend.hpp"
 
 extern char** environ;
 
@@ -71,10 +83,10 @@ double median(std::vector<double> v) {
 }
 
 // The spread of a set of samples (per `unit`), on stderr: min / median / max.
-void spread(const char* what, std::vector<double> v, double unit = 1) {
+void spread(const char* what, std::vector<double> v, double unit = 1, const char* unit_name = "ns") {
   std::sort(v.begin(), v.end());
-  std::fprintf(stderr, "[ferry_bench]     %s: min %.0f, median %.0f, max %.0f ns (%zu samples)\n",
-               what, v.front() / unit, median(v) / unit, v.back() / unit, v.size());
+  std::fprintf(stderr, "[ferry_bench]     %s: min %.0f, median %.0f, max %.0f %s (%zu samples)\n",
+               what, v.front() / unit, median(v) / unit, v.back() / unit, unit_name, v.size());
 }
 
 void progress(const std::string& what) {
@@ -112,8 +124,12 @@ enum class Target { None, Ratio, Absolute };
 // One row: ferry and baseline times (ns), and a target that is either a ratio (ferry /
 // baseline must not exceed `limit`), an absolute time (ferry must not exceed `limit` ns), or
 // none (an informational row).
+// `broken` (when not empty) marks the row failed whatever the figures: the benchmark ran
+// but what it measured did not behave (a file written where none should be, a run that
+// did not succeed).
 void add_row(std::string name, double ferry_ns, double base_ns, std::string base_label,
-             Target target, double limit, std::string target_text = {}) {
+             Target target, double limit, std::string target_text = {},
+             std::string broken = {}) {
   Row r;
   r.benchmark = std::move(name);
   r.ferry = fmt_time(ferry_ns);
@@ -134,10 +150,34 @@ void add_row(std::string name, double ferry_ns, double base_ns, std::string base
       r.ok = ferry_ns <= limit ? "yes" : "NO";
       break;
   }
+  if (!broken.empty()) r.ok = "NO: " + broken;
   std::fprintf(stderr, "[ferry_bench]   %s: ferry %s, baseline %s, ratio %s, target %s, ok %s\n",
                r.benchmark.c_str(), r.ferry.c_str(), r.baseline.c_str(), r.ratio.c_str(),
                r.target.c_str(), r.ok.c_str());
   g_rows.push_back(std::move(r));
+}
+
+// A row whose cells are already formatted (rates, rows without a baseline).
+void add_text_row(Row r) {
+  std::fprintf(stderr, "[ferry_bench]   %s: ferry %s, baseline %s, ratio %s, target %s, ok %s\n",
+               r.benchmark.c_str(), r.ferry.c_str(), r.baseline.c_str(), r.ratio.c_str(),
+               r.target.c_str(), r.ok.c_str());
+  g_rows.push_back(std::move(r));
+}
+
+// A throughput row (runs per second). The ratio stays "ferry's cost over the baseline's",
+// as in every other row: the baseline's rate over ferry's (time per run, ferry / baseline).
+void add_rate_row(std::string name, double ferry_rate, double base_rate, std::string base_label,
+                  double min_rate, std::string broken = {}) {
+  Row r;
+  r.benchmark = std::move(name);
+  r.ferry = fmt("%.1f runs/s", ferry_rate);
+  r.baseline = fmt("%.1f runs/s", base_rate) + " (" + base_label + ")";
+  r.ratio = fmt_ratio(ferry_rate > 0 ? base_rate / ferry_rate : 0);
+  r.target = ">= " + fmt("%g", min_rate) + " runs/s";
+  r.ok = ferry_rate >= min_rate ? "yes" : "NO";
+  if (!broken.empty()) r.ok = "NO: " + broken;
+  add_text_row(std::move(r));
 }
 
 void print_table() {
@@ -641,11 +681,11 @@ void bench_load() {
   // (b) Again in this process: the module is already loaded after the first time.
   progress("  this process, repeated loads (module already loaded)");
   ferry::load_flow_from_source(kHello);
-  ferry::thaw_flow_bytes(pkg);
+  ferry::thaw_flow(pkg);
   std::vector<double> s2, f2, d2;
   for (int i = 0; i < 21; ++i) {
     s2.push_back(time_ns([&] { ferry::load_flow_from_source(kHello); }));
-    f2.push_back(time_ns([&] { ferry::thaw_flow_bytes(pkg); }));
+    f2.push_back(time_ns([&] { ferry::thaw_flow(pkg); }));
     d2.push_back(dlopen_once(module.path));  // a loaded library: a reference count
   }
   add_row("warm load, script hello.cpp (same process, again)", median(s2), median(d2),
@@ -733,6 +773,499 @@ void bench_freeze() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Helpers of the registration, storage and agent benchmarks.
+
+double percentile(std::vector<double> v, double p) {  // nearest rank
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  std::size_t rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+  return v[std::min(v.size(), std::max<std::size_t>(rank, 1)) - 1];
+}
+
+std::size_t count_files(const fs::path& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec)) ++n;
+  }
+  return n;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) fail("cannot write " + path.string());
+}
+
+std::string tail(const std::string& text, std::size_t n = 2000) {
+  return text.size() <= n ? text : "..." + text.substr(text.size() - n);
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::unique_ptr<ferry::backend::Backend> open_backend() {
+  return ferry::backend::open_sqlite_backend((g_home / "ferry.db").string());
+}
+
+double ms_between(ferry::backend::Clock::time_point a, ferry::backend::Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// A process left running in the background (an agent), its stdout and stderr in a log file.
+// Killed (SIGKILL) if still running when this object goes away, so an error in a benchmark
+// never leaves an agent behind; the agent's own runs die with it (PR_SET_PDEATHSIG).
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, fs::path log) : log_(std::move(log)) {
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      pid_ = -1;
+      fail("cannot run " + argv[0] + ": " + std::strerror(rc));
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+
+  void signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+  // The exit code if it has exited (reaped now), else nullopt.
+  std::optional<int> poll() {
+    if (pid_ <= 0) return code_;
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r != pid_) return std::nullopt;
+    pid_ = -1;
+    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return code_;
+  }
+  // Waits for the exit (checking every millisecond) and returns the exit code; after
+  // `timeout` kills the process and throws.
+  int wait(std::chrono::milliseconds timeout, const std::string& what) {
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+      if (auto code = poll()) return *code;
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        fail(what + " did not exit within " + std::to_string(timeout.count() / 1000) +
+             " s; its output:\n" + log());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  std::string log() const { return tail(read_text(log_)); }
+
+ private:
+  fs::path log_;
+  pid_t pid_ = -1;
+  std::optional<int> code_;
+};
+
+// Fails when runs are waiting: an agent benchmark must start from an empty queue.
+void expect_no_scheduled_runs(ferry::backend::Backend& backend) {
+  ferry::backend::RunFilter filter;
+  filter.state = ferry::State::Scheduled;
+  filter.limit = 0;
+  std::size_t n = backend.list_flow_runs(filter).size();
+  if (n) fail(std::to_string(n) + " runs are already Scheduled in " + g_home.string());
+}
+
+// Waits until every run is in a final state (checking every 20 ms), then returns how many
+// ended in Success; `bad` gets the first other final state and its message.
+int wait_final(ferry::backend::Backend& backend, const std::vector<std::string>& ids,
+               std::chrono::seconds timeout, std::string& bad) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    int final_count = 0, success = 0;
+    std::string first_bad;
+    for (const std::string& id : ids) {
+      std::optional<ferry::backend::FlowRun> run = backend.get_flow_run(id);
+      if (!run) fail("run " + id + " vanished");
+      if (!ferry::is_final(run->state)) continue;
+      ++final_count;
+      if (run->state == ferry::State::Success) {
+        ++success;
+      } else if (first_bad.empty()) {
+        first_bad = std::string(ferry::to_string(run->state)) + ": " + run->message;
+      }
+    }
+    if (final_count == static_cast<int>(ids.size())) {
+      bad = first_bad;
+      return success;
+    }
+    if (Clock::now() > deadline) {
+      fail(std::to_string(ids.size() - final_count) + " of " + std::to_string(ids.size()) +
+           " runs did not end within " + std::to_string(timeout.count()) + " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Registering an unchanged flow: a new `ferry register` process each time.
+
+void bench_register() {
+  progress("register: `ferry register` of an unchanged flow against `ferry --version`");
+  const std::string hello = kHello.string();
+  const std::vector<std::string> reg = {kFerry, "register", "--path", hello};
+  const std::vector<std::string> version_cmd = {kFerry, "--version"};
+  // The first registration compiles (on a cold cache) and records version 1; later ones
+  // find nothing changed.
+  Spawned first = spawn_ok(reg, Output::Capture);
+  progress("  first: " + first_line(first.output) + " (" + fmt_time(first.ns) + ")");
+  // The database is opened only to check, never held open while `ferry register` runs:
+  // SQLite's last connection to close checkpoints the WAL, as it does for a user without a
+  // running agent.
+  auto latest = [] { return open_backend()->get_flow_version("default", "hello"); };
+  std::optional<ferry::backend::FlowVersion> before = latest();
+  if (!before) fail("ferry register did not record flow 'hello'");
+  spawn_ok(reg, Output::Capture);  // warm-up (page cache)
+  spawn_ok(version_cmd, Output::Capture);
+
+  const fs::path flows_dir = g_home / "flows";
+  const std::size_t files_before = count_files(flows_dir);
+  std::vector<double> f, b;
+  int not_skipped = 0;
+  std::string unexpected;
+  auto one_register = [&] {
+    Spawned s = spawn_ok(reg, Output::Capture);
+    if (s.output.find("Skipped flow 'hello' (unchanged") == std::string::npos) {
+      ++not_skipped;
+      unexpected = first_line(s.output);
+    }
+    f.push_back(s.ns);
+  };
+  auto one_version = [&] { b.push_back(spawn_ok(version_cmd, Output::Capture).ns); };
+  for (int i = 0; i < 15; ++i) {
+    if (i % 2 == 0) {
+      one_register();
+      one_version();
+    } else {
+      one_version();
+      one_register();
+    }
+  }
+  const std::size_t files_after = count_files(flows_dir);
+  std::optional<ferry::backend::FlowVersion> after = latest();
+  std::string broken;
+  if (files_after != files_before) {
+    broken = "files under flows/ " + std::to_string(files_before) + " -> " +
+             std::to_string(files_after);
+  }
+  if (not_skipped) {
+    broken += (broken.empty() ? "" : "; ") + std::to_string(not_skipped) +
+              " not skipped (\"" + unexpected + "\")";
+  }
+  if (!after || after->version != before->version) {
+    broken += (broken.empty() ? "" : "; ") + std::string("a new version was recorded");
+  }
+  spread("ferry register (unchanged)", f);
+  spread("ferry --version", b);
+  add_row("register hello.cpp again, unchanged (process)", median(f), median(b), "ferry --version",
+          Target::Absolute, 50e6, "< 50 ms", broken);
+
+  // For comparison, a registration that does record a new version (it freezes, writes the
+  // package, fetches it back for the load check, and inserts the version): a label that
+  // changes each time, in a project of its own so the other benchmarks' flow is untouched.
+  std::vector<double> changed;
+  for (int i = 0; i < 5; ++i) {
+    Spawned s = spawn_ok({kFerry, "register", "--path", hello, "--project", "bench-register",
+                          "-l", "bench-" + std::to_string(i)},
+                         Output::Capture);
+    if (s.output.find("Registered flow 'hello'") == std::string::npos) {
+      fail("ferry register with a new label did not register: " + s.output);
+    }
+    changed.push_back(s.ns);
+  }
+  add_row("register hello.cpp, new version (process)", median(changed), median(b),
+          "ferry --version", Target::None, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. get_flow through Local storage, frozen and script, against dlopen of the module.
+
+// Deserializes a storage descriptor and times one get_flow of its first flow.
+double storage_get_flow_ns(const ferry::Value& descriptor) {
+  ferry::storage::Storage storage = ferry::storage::Storage::deserialize(descriptor);
+  const std::string name = descriptor.at("flows").begin().key();
+  return time_ns([&] {
+    if (storage.get_flow(name).task_count() == 0) fail("get_flow: no tasks");
+  });
+}
+
+void bench_storage() {
+  progress("storage: get_flow through Local storage (frozen and script) against dlopen");
+  const std::string hello = kHello.string();
+  ferry::Flow flow = ferry::load_flow_from_source(kHello);  // compiles on a cold cache
+  const fs::path script_so = ferry::compile_flow_source(kHello).path;
+  const fs::path dir = fresh_dir("storage-local");
+
+  ferry::storage::LocalOptions frozen_options;
+  frozen_options.directory = (dir / "flows").string();
+  ferry::storage::Local frozen(frozen_options);
+  frozen.add_flow(flow);
+  frozen.build();
+  ferry::storage::LocalOptions script_options;
+  script_options.directory = (dir / "flows").string();
+  script_options.path = hello;
+  script_options.stored_as_script = true;
+  ferry::storage::Local script(script_options);
+  script.add_flow(flow);
+  script.build();
+
+  const ferry::Value frozen_descriptor = frozen.serialize();
+  const ferry::Value script_descriptor = script.serialize();
+  const fs::path frozen_file = dir / "frozen-descriptor.json";
+  const fs::path script_file = dir / "script-descriptor.json";
+  write_text(frozen_file, frozen_descriptor.dump());
+  write_text(script_file, script_descriptor.dump());
+  const fs::path package = frozen_descriptor.at("flows").at("hello").get<std::string>();
+
+  // The first calls load the modules (the frozen one writes its module into the cache).
+  double first_frozen = storage_get_flow_ns(frozen_descriptor);
+  double first_script = storage_get_flow_ns(script_descriptor);
+  progress("  first calls in this process: frozen " + fmt_time(first_frozen) + ", script " +
+           fmt_time(first_script));
+  const fs::path package_so = package_module(package);
+  if (!fs::exists(package_so)) fail("get_flow did not cache the package's module");
+
+  // (a) Again in this process, each time from a freshly deserialized copy of the descriptor.
+  std::vector<double> fz, sc, d_fz, d_sc;
+  for (int i = 0; i < 21; ++i) {
+    fz.push_back(storage_get_flow_ns(frozen_descriptor));
+    d_fz.push_back(dlopen_once(package_so));
+    sc.push_back(storage_get_flow_ns(script_descriptor));
+    d_sc.push_back(dlopen_once(script_so));
+  }
+  spread("frozen get_flow (same process)", fz);
+  spread("script get_flow (same process)", sc);
+  add_row("get_flow, frozen Local (same process, again)", median(fz), median(d_fz),
+          "dlopen again", Target::Absolute, 5e6, "< 5 ms");
+  add_row("get_flow, script Local (same process, again)", median(sc), median(d_sc),
+          "dlopen again", Target::Absolute, 10e6, "< 10 ms");
+
+  // (b) A new process per sample, timed inside it: what an agent's run process pays.
+  progress("  new process, first get_flow (timed inside the process)");
+  std::vector<double> nfz, nsc, nd_fz, nd_sc;
+  for (int i = 0; i < 7; ++i) {
+    nfz.push_back(once_in_new_process("storage", frozen_file));
+    nd_fz.push_back(once_in_new_process("dlopen", package_so));
+    nsc.push_back(once_in_new_process("storage", script_file));
+    nd_sc.push_back(once_in_new_process("dlopen", script_so));
+  }
+  spread("frozen get_flow (new process)", nfz);
+  spread("script get_flow (new process)", nsc);
+  add_row("get_flow, frozen Local (new process, first call)", median(nfz), median(nd_fz),
+          "dlopen", Target::Absolute, 5e6, "< 5 ms");
+  add_row("get_flow, script Local (new process, warm cache)", median(nsc), median(nd_sc),
+          "dlopen", Target::Absolute, 10e6, "< 10 ms");
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. Agent throughput: 200 queued runs of hello through `ferry agent local start`.
+
+constexpr int kAgentRuns = 200;
+
+// Queues kAgentRuns runs of the registered hello flow through the backend API (spawning
+// `ferry run hello` that many times would be most of the time), then times `ferry agent
+// local start --max-runs kAgentRuns` from spawn to exit. `broken` says what went wrong with
+// the runs, if anything.
+double agent_batch_ns(ferry::backend::Backend& backend, const ferry::backend::FlowVersion& version,
+                      int concurrency, std::string& broken) {
+  expect_no_scheduled_runs(backend);
+  const ferry::Value params = {{"name", "world"}};  // complete, as `ferry run` makes them
+  std::vector<std::string> ids;
+  double create_ns = time_ns([&] {
+    for (int i = 0; i < kAgentRuns; ++i) {
+      ids.push_back(backend.create_flow_run(version.id, params, version.labels).id);
+    }
+  });
+  const std::string n = std::to_string(kAgentRuns);
+  progress("  created " + n + " runs in " + fmt_time(create_ns) + "; agent with concurrency " +
+           std::to_string(concurrency));
+  const fs::path log = fresh_dir("agent-throughput") / "agent.log";
+  auto t0 = Clock::now();
+  Child agent({kFerry, "agent", "local", "start", "--max-runs", n, "--poll-interval", "0.05",
+               "--concurrency", std::to_string(concurrency)},
+              log);
+  int code = agent.wait(std::chrono::seconds(180), "ferry agent local start --max-runs " + n);
+  double ns = ns_between(t0, Clock::now());
+  if (code != 0) fail("the agent exited with " + std::to_string(code) + ":\n" + agent.log());
+  progress("  the agent ran " + n + " runs in " + fmt_time(ns));
+  std::string bad;
+  int success = wait_final(backend, ids, std::chrono::seconds(10), bad);
+  broken.clear();
+  if (success != kAgentRuns) {
+    broken = std::to_string(kAgentRuns - success) + " runs not Success (" + bad + ")";
+  }
+  return ns;
+}
+
+void bench_agent() {
+  progress("agent: " + std::to_string(kAgentRuns) +
+           " queued runs of hello through a local agent against as many `ferry run --package`");
+  spawn_ok({kFerry, "register", "--path", kHello.string()}, Output::Capture);
+  auto backend = open_backend();
+  std::optional<ferry::backend::FlowVersion> version = backend->get_flow_version("default", "hello");
+  if (!version) fail("ferry register did not record flow 'hello'");
+
+  // The baseline: the same flow, from the same stored package, without agent or backend.
+  const std::string package = version->storage.at("flows").at("hello").get<std::string>();
+  spawn_ok({kFerry, "run", "--package", package}, Output::Null);  // warm-up
+  auto baseline_batch_ns = [&] {
+    return time_ns([&] {
+      for (int i = 0; i < kAgentRuns; ++i) {
+        spawn_ok({kFerry, "run", "--package", package}, Output::Null);
+      }
+    });
+  };
+  // Three rounds of an agent batch (concurrency 2) and a baseline batch, alternating
+  // (medians), then one agent batch at concurrency 1.
+  const std::string n = std::to_string(kAgentRuns);
+  std::vector<double> agent2, base;
+  std::string broken2, broken1, round_broken;
+  for (int round = 0; round < 3; ++round) {
+    agent2.push_back(agent_batch_ns(*backend, *version, 2, round_broken));
+    if (!round_broken.empty()) broken2 = round_broken;
+    base.push_back(baseline_batch_ns());
+    progress("  " + n + " sequential `ferry run --package` took " + fmt_time(base.back()));
+  }
+  double agent1_ns = agent_batch_ns(*backend, *version, 1, broken1);
+  double agent2_ns = median(agent2), base_ns = median(base);
+  auto rate = [](double ns) { return kAgentRuns / (ns / 1e9); };
+  add_rate_row("agent throughput, " + n + " runs of hello (concurrency 2, median of 3)",
+               rate(agent2_ns), rate(base_ns), "ferry run --package, sequential", 20, broken2);
+  Row r;
+  r.benchmark = "agent throughput, " + n + " runs of hello (concurrency 1)";
+  r.ferry = fmt("%.1f runs/s", rate(agent1_ns));
+  r.baseline = fmt("%.1f runs/s", rate(base_ns)) + " (ferry run --package, sequential)";
+  r.ratio = fmt_ratio(agent1_ns / base_ns);
+  r.target = "-";
+  r.ok = broken1.empty() ? "-" : "NO: " + broken1;
+  add_text_row(std::move(r));
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. Scheduled to Running with an idle agent: the wake-up by notification.
+
+constexpr int kLatencyRuns = 20;
+
+void bench_latency() {
+  progress("latency: Scheduled -> Running of `ferry run hello` with an idle agent "
+           "(--poll-interval 1: woken by inotify)");
+  spawn_ok({kFerry, "register", "--path", kHello.string()}, Output::Capture);
+  auto backend = open_backend();
+  expect_no_scheduled_runs(*backend);
+  const std::size_t agents_before = backend->list_agents().size();
+
+  const fs::path log = fresh_dir("agent-latency") / "agent.log";
+  Child agent({kFerry, "agent", "local", "start", "--poll-interval", "1", "--concurrency", "2"},
+              log);
+  // Ready once it has registered itself (it watches $FERRY_HOME right after).
+  for (auto deadline = Clock::now() + std::chrono::seconds(10);
+       backend->list_agents().size() <= agents_before;) {
+    if (auto code = agent.poll()) {
+      fail("the agent exited with " + std::to_string(*code) + ":\n" + agent.log());
+    }
+    if (Clock::now() > deadline) fail("the agent did not start within 10 s:\n" + agent.log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+  auto create = [&] {
+    Spawned s = spawn_ok({kFerry, "run", "hello", "--json"}, Output::CaptureStdout);
+    return ferry::Value::parse(s.output).at("run_id").get<std::string>();
+  };
+  std::string bad;
+  // Warm-up: two runs (page cache, the package's module in the cache).
+  wait_final(*backend, {create(), create()}, std::chrono::seconds(30), bad);
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < kLatencyRuns; ++i) {
+    ids.push_back(create());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  int success = wait_final(*backend, ids, std::chrono::seconds(60), bad);
+
+  // The baseline: starting a ferry process at all (the agent starts one per run).
+  std::vector<double> spawn_ns;
+  for (int i = 0; i < kLatencyRuns; ++i) {
+    spawn_ns.push_back(spawn_ok({kFerry, "--version"}, Output::Null).ns);
+  }
+
+  agent.signal(SIGTERM);
+  int code = agent.wait(std::chrono::seconds(15), "the agent, after SIGTERM,");
+  std::string broken;
+  if (code != 0) broken = "agent exited with " + std::to_string(code) + " on SIGTERM";
+  if (success != kLatencyRuns) {
+    broken += (broken.empty() ? "" : "; ") + std::to_string(kLatencyRuns - success) +
+              " runs not Success (" + bad + ")";
+  }
+
+  // Millisecond timestamps of each run's first Scheduled, Pending (claimed) and Running.
+  std::vector<double> to_running, to_claimed;
+  int slow = 0;
+  for (const std::string& id : ids) {
+    std::optional<ferry::backend::FlowRun> run = backend->get_flow_run(id);
+    std::map<ferry::State, ferry::backend::Clock::time_point> at;
+    for (const ferry::backend::StateChange& c : run->history) at.emplace(c.state, c.at);
+    if (!at.count(ferry::State::Scheduled) || !at.count(ferry::State::Pending) ||
+        !at.count(ferry::State::Running)) {
+      fail("run " + id + " lacks a Scheduled, Pending or Running history entry");
+    }
+    double ms = ms_between(at[ferry::State::Scheduled], at[ferry::State::Running]);
+    to_running.push_back(ms * 1e6);
+    to_claimed.push_back(ms_between(at[ferry::State::Scheduled], at[ferry::State::Pending]) * 1e6);
+    if (ms >= 500) ++slow;
+  }
+  spread("scheduled -> running", to_running, 1e6, "ms");
+  spread("scheduled -> claimed", to_claimed, 1e6, "ms");
+  spread("ferry --version", spawn_ns);
+  if (slow) {
+    progress("  " + std::to_string(slow) + " of " + std::to_string(kLatencyRuns) +
+             " runs took 500 ms or more: woken by the 1 s poll, not by the notification?");
+  }
+  // The history's timestamps are whole milliseconds: the ferry cells say so ("%.1f ms").
+  const std::string n = std::to_string(kLatencyRuns);
+  auto ms_cell = [](double ns) { return fmt("%.1f ms", ns / 1e6); };
+  const double run50 = median(to_running), run90 = percentile(to_running, 0.9);
+  const double spawn50 = median(spawn_ns), spawn90 = percentile(spawn_ns, 0.9);
+  add_text_row({"scheduled -> running, idle agent (median of " + n + ")", ms_cell(run50),
+                fmt_time(spawn50) + " (ferry --version)", fmt_ratio(run50 / spawn50), "< 100 ms",
+                !broken.empty() ? "NO: " + broken : run50 < 100e6 ? "yes" : "NO"});
+  add_text_row({"scheduled -> running, idle agent (p90 of " + n + ")", ms_cell(run90),
+                fmt_time(spawn90) + " (ferry --version p90)", fmt_ratio(run90 / spawn90), "-",
+                "-"});
+  add_text_row({"scheduled -> claimed, idle agent (median of " + n + ")",
+                ms_cell(median(to_claimed)), "-", "-", "-", "-"});
+}
+
+// ---------------------------------------------------------------------------------------
 
 int once(const std::string& kind, const fs::path& path) {
   double ns = 0;
@@ -746,8 +1279,10 @@ int once(const std::string& kind, const fs::path& path) {
     });
   } else if (kind == "dlopen") {
     ns = dlopen_once(path);
+  } else if (kind == "storage") {
+    ns = storage_get_flow_ns(ferry::Value::parse(read_text(path)));
   } else {
-    fail("--once takes script, frozen or dlopen");
+    fail("--once takes script, frozen, dlopen or storage");
   }
   std::printf("%.0f\n", ns);
   return 0;
@@ -791,9 +1326,13 @@ int main(int argc, char** argv) {
     std::vector<std::string> parts;
     for (int i = 1; i < argc; ++i) parts.push_back(argv[i]);
     if (parts.empty()) parts.push_back("all");
+    const std::vector<std::string> known = {"all",      "executor", "compile", "load",   "freeze",
+                                            "register", "storage",  "agent",   "latency"};
     for (const std::string& p : parts) {
-      if (p != "all" && p != "executor" && p != "compile" && p != "load" && p != "freeze") {
-        std::fprintf(stderr, "usage: ferry_bench [all | executor compile load freeze ...]\n");
+      if (std::find(known.begin(), known.end(), p) == known.end()) {
+        std::fprintf(stderr,
+                     "usage: ferry_bench [all | executor compile load freeze register storage "
+                     "agent latency ...]\n");
         return 2;
       }
     }
@@ -817,6 +1356,10 @@ int main(int argc, char** argv) {
     if (wanted("compile")) bench_compile();
     if (wanted("load")) bench_load();
     if (wanted("freeze")) bench_freeze();
+    if (wanted("register")) bench_register();
+    if (wanted("storage")) bench_storage();
+    if (wanted("agent")) bench_agent();
+    if (wanted("latency")) bench_latency();
 
     std::printf("\n%s\n\n", machine_line().c_str());
     print_table();

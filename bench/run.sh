@@ -2,8 +2,9 @@
 # Builds ferry and its benchmarks (Release, in build-bench/, two jobs) and runs them all,
 # printing one table: benchmark | ferry | baseline | ratio | target | ok?
 #
-#   bash bench/run.sh             # everything (about 3 minutes on 2 cores, build included)
-#   bash bench/run.sh executor    # one part: executor, compile, load or freeze
+#   bash bench/run.sh             # everything (3 to 4 minutes on 2 cores, build included)
+#   bash bench/run.sh executor    # one part: executor, compile, load, freeze, register,
+#                                 # storage, agent or latency (several may be given)
 #
 # Every figure is a ratio against a baseline measured in the same run, so compare ratios
 # across machines, not absolute times. Targets are reported, never asserted: the script fails
@@ -11,7 +12,9 @@
 #
 # Environment: FERRY_BENCH_BUILD_DIR (default build-bench), FERRY_BENCH_JOBS (default 2).
 # FERRY_HOME is set to a fresh temporary folder (removed at the end), so ~/.ferry is never
-# touched and every run starts from a cold cache.
+# touched and every run starts from a cold cache. The agent benchmarks start
+# `ferry agent local start` in that folder and stop it (SIGTERM, or SIGKILL on an error)
+# before the program exits.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
