@@ -5,6 +5,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "ferry/module.hpp"
 
 namespace ferry::agent {
@@ -34,16 +36,36 @@ WakeWatcher::~WakeWatcher() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void WakeWatcher::wait(std::chrono::milliseconds timeout, int extra_fd) {
-  pollfd fds[2];
-  int n = 0;
-  if (fd_ >= 0) fds[n++] = {fd_, POLLIN, 0};
-  if (extra_fd >= 0) fds[n++] = {extra_fd, POLLIN, 0};
-  ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(timeout.count()));
-  if (fd_ >= 0) {
-    char buf[4096];
-    while (::read(fd_, buf, sizeof buf) > 0) {
+// Reads pending inotify events; true if one was about the wake file (the database files in
+// the same folder are closed by every ferry command and must not wake agents).
+static bool drain_wake_events(int fd) {
+  bool woken = false;
+  alignas(inotify_event) char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return woken;
+    for (char* p = buf; p < buf + n;) {
+      auto* event = reinterpret_cast<inotify_event*>(p);
+      if (event->len > 0 && std::strcmp(event->name, "wake") == 0) woken = true;
+      p += sizeof(inotify_event) + event->len;
     }
+  }
+}
+
+void WakeWatcher::wait(std::chrono::milliseconds timeout, int extra_fd) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    pollfd fds[2];
+    int n = 0;
+    if (fd_ >= 0) fds[n++] = {fd_, POLLIN, 0};
+    if (extra_fd >= 0) fds[n++] = {extra_fd, POLLIN, 0};
+    int ready = ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(left.count()));
+    if (ready <= 0) return;  // timed out (or interrupted by a signal: let the caller look)
+    if (extra_fd >= 0 && (fds[n - 1].revents & POLLIN)) return;
+    if (fd_ >= 0 && drain_wake_events(fd_)) return;
   }
 }
 

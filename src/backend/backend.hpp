@@ -29,6 +29,7 @@ struct FlowVersionSpec {
   Value storage;                // the serialized storage descriptor
   Value result;                 // the flow's result settings, or null
   std::string idempotency_key;  // same key as the latest version: nothing is created
+  bool force_new_version = false;  // create one even with the same key (the flow was re-stored)
 };
 
 struct FlowVersion {

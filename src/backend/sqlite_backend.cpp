@@ -233,7 +233,8 @@ RegisterOutcome SqliteBackend::register_flow_version(const FlowVersionSpec& spec
       q.bind(1, flow_id);
       if (q.step()) {
         latest = q.int32(3);
-        if (!spec.idempotency_key.empty() && q.text(9) == spec.idempotency_key) {
+        if (!spec.force_new_version && !spec.idempotency_key.empty() &&
+            q.text(9) == spec.idempotency_key) {
           unchanged = read_version(q);
         }
       }
@@ -369,6 +370,11 @@ std::vector<FlowRun> SqliteBackend::claim_flow_runs(const std::string& agent_id,
                                                     int max_runs) {
   if (max_runs <= 0) return {};
   return locked("claim flow runs for agent " + agent_id, [&] {
+    {
+      // A cheap read first: an idle agent that was woken for nothing takes no write lock.
+      auto any = db_->prepare("SELECT 1 FROM flow_runs WHERE state = 'Scheduled' LIMIT 1");
+      if (!any.step()) return std::vector<FlowRun>{};
+    }
     Transaction tx(*db_);  // BEGIN IMMEDIATE: no other process claims until we commit
     const std::unordered_set<std::string> have(agent_labels.begin(), agent_labels.end());
     std::vector<std::string> ids;

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -140,6 +141,10 @@ Database::Database(const std::string& path, OpenOptions options) : path_(path), 
     exec_retrying("PRAGMA foreign_keys=ON");
     // journal_mode=WAL needs a lock while a first process switches the file over: retry.
     exec_retrying("PRAGMA journal_mode=WAL");
+    // Keep the WAL file when the last connection closes: otherwise each short-lived ferry
+    // command that finds itself alone checkpoints and deletes it, and the next recreates it.
+    int persist = 1;
+    sqlite3_file_control(db_, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
   } catch (...) {
     sqlite3_close_v2(db_);
     db_ = nullptr;
@@ -176,7 +181,7 @@ void Database::exec(const std::string& sql) {
 void Database::exec_retrying(const std::string& sql) {
   auto deadline = std::chrono::steady_clock::now() + options_.busy_retry;
   std::chrono::microseconds pause{500};
-  std::minstd_rand jitter(std::random_device{}());
+  std::optional<std::minstd_rand> jitter;  // seeded on the first retry only: most calls never wait
   for (;;) {
     try {
       exec(sql);
@@ -184,7 +189,8 @@ void Database::exec_retrying(const std::string& sql) {
     } catch (const DatabaseError& e) {
       if (!is_busy(e.code()) || std::chrono::steady_clock::now() >= deadline) throw;
     }
-    auto wait = pause + std::chrono::microseconds(jitter() % (pause.count() + 1));
+    if (!jitter) jitter.emplace(std::random_device{}());
+    auto wait = pause + std::chrono::microseconds((*jitter)() % (pause.count() + 1));
     std::this_thread::sleep_for(wait);
     pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(50));
   }

@@ -66,6 +66,7 @@ void print_run(const RunResult& r) {
 State watch_run(backend::Backend& backend, const std::string& run_id) {
   std::size_t shown_states = 0;
   std::int64_t last_seq = 0;
+  int polls = 0;
   for (;;) {
     std::optional<backend::FlowRun> run = backend.get_flow_run(run_id);
     if (!run) throw ValueError("Flow run '" + run_id + "' disappeared.");
@@ -74,7 +75,8 @@ State watch_run(backend::Backend& backend, const std::string& run_id) {
     for (const backend::LogLine& l : backend.get_logs(run_id, last_seq)) {
       last_seq = l.seq;
       events.emplace_back(l.at, format_time(l.at) + " " + l.level + " " +
-                                    (l.task_name.empty() ? "" : l.task_name + " ") + "| " + l.message);
+                                    (l.task_name.empty() ? "" : l.task_name + " ") + "| " +
+                                    l.message);
     }
     for (; shown_states < run->history.size(); ++shown_states) {
       const backend::StateChange& c = run->history[shown_states];
@@ -91,7 +93,8 @@ State watch_run(backend::Backend& backend, const std::string& run_id) {
       return run->state;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    backend.mark_lost_runs(lost_timeout());
+    // Lost-run detection takes the write lock: once a second is plenty.
+    if (++polls % 20 == 0) backend.mark_lost_runs(lost_timeout());
   }
 }
 

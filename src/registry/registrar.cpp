@@ -30,7 +30,17 @@ struct Pending {
   std::vector<std::string> labels;
   std::string key;
   bool failed = false;
+  bool restore = false;  // unchanged, but its stored form went missing: store it again
 };
+
+// An unchanged flow is skipped only while what its latest version points at still exists.
+bool still_stored(const backend::FlowVersion& version) {
+  try {
+    return storage::Storage::deserialize(version.storage).impl()->has_stored(version.flow_name);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 }  // namespace
 
@@ -102,13 +112,14 @@ std::vector<RegisterLine> register_flows(backend::Backend& backend,
       line.labels = merged_labels(flow, options.labels);
       std::string key = idempotency_key(options.project, flow, line.labels);
       auto latest = backend.get_flow_version(options.project, flow.name());
-      if (latest && latest->idempotency_key == key) {
+      bool same = latest && latest->idempotency_key == key;
+      if (same && still_stored(*latest)) {
         line.outcome = Outcome::Skipped;
         line.version = latest->version;
         line.message = "Skipped (unchanged)";
         continue;
       }
-      pending.push_back({flow, lines.size() - 1, line.labels, key});
+      pending.push_back({flow, lines.size() - 1, line.labels, key, false, same});
     } catch (const std::exception& e) {
       line.outcome = Outcome::Error;
       line.message = e.what();
@@ -165,7 +176,8 @@ std::vector<RegisterLine> register_flows(backend::Backend& backend,
                                   p.labels,
                                   p.flow.storage.serialize(),
                                   p.flow.result.serialize(),
-                                  p.key};
+                                  p.key,
+                                  p.restore};
     backend::RegisterOutcome out = backend.register_flow_version(spec);
     RegisterLine& line = lines[p.line];
     line.outcome = out.created ? Outcome::Registered : Outcome::Skipped;

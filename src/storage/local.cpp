@@ -69,6 +69,12 @@ class LocalImpl : public StorageImpl {
         {.dir = in_home ? (home / "results").string() : directory_, .validate_dir = validate_});
   }
 
+  bool has_stored(const std::string& name) const override {
+    auto it = flows.find(name);
+    std::error_code ec;
+    return it != flows.end() && fs::is_regular_file(it->second, ec);
+  }
+
   const std::string& directory() const { return directory_; }
   const std::string& path() const { return path_; }
 

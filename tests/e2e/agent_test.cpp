@@ -1,21 +1,14 @@
 // End-to-end: runs of registered flows and the local agent, through the ferry binary as a
 // user would drive it. Each test has its own FERRY_HOME (database, stored flows); only the
 // content-addressed module cache is shared, so each fixture source compiles once per binary.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -23,9 +16,8 @@
 #include <vector>
 
 #include "ferry/codec.hpp"
+#include "support/e2e_support.hpp"
 #include "support/test_support.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -33,7 +25,12 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ferry::Value;
 using ferry::test::CommandResult;
+using ferry::test::contains;
+using ferry::test::eventually;
+using ferry::test::example;
 using ferry::test::fixture;
+using ferry::test::Home;
+using ferry::test::hostname;
 using ferry::test::read_text;
 using ferry::test::TempDir;
 using ferry::test::write_text;
@@ -42,229 +39,6 @@ using SteadyClock = std::chrono::steady_clock;
 // Lost detection within about a second, for the tests that need it.
 const std::vector<std::string> kFastLost = {"FERRY__AGENT__HEARTBEAT_INTERVAL=0.2",
                                             "FERRY__AGENT__LOST_TIMEOUT=1"};
-
-std::string example(const std::string& name) {
-  return (fs::path(FERRY_EXAMPLES_DIR) / name).string();
-}
-
-std::string hostname() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0 || !name[0]) return "localhost";
-  return name;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-// A child process with its own stdout/stderr files; killed (SIGKILL) and reaped if still
-// running when the object goes away, so no test leaves a process behind.
-class Proc {
- public:
-  // own_group: the process leads a new process group, as a shell's foreground job does.
-  Proc(std::vector<std::string> argv, const std::vector<std::string>& extra_env,
-       bool own_group = false) {
-    fs::path out = dir_ / "out", err = dir_ / "err";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) {
-      std::string entry(*e);
-      bool overridden = false;
-      for (const std::string& x : extra_env) {
-        if (entry.compare(0, x.find('=') + 1, x, 0, x.find('=') + 1) == 0) overridden = true;
-      }
-      if (!overridden) env.push_back(entry);
-    }
-    env.insert(env.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> envp, args;
-    for (std::string& s : env) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    for (std::string& s : argv) args.push_back(s.data());
-    args.push_back(nullptr);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    if (own_group) {
-      posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-      posix_spawnattr_setpgroup(&attr, 0);
-    }
-    int rc = posix_spawn(&pid_, args[0], &actions, &attr, args.data(), envp.data());
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
-  }
-  ~Proc() {
-    if (!code_) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
-  }
-  Proc(const Proc&) = delete;
-  Proc& operator=(const Proc&) = delete;
-
-  pid_t pid() const { return pid_; }
-
-  // The exit code (128 + signal if killed) once the process ended within `timeout`.
-  std::optional<int> wait_for(std::chrono::milliseconds timeout) {
-    auto deadline = SteadyClock::now() + timeout;
-    while (!code_) {
-      int status = 0;
-      pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        break;
-      }
-      if (r < 0 && errno != EINTR) throw std::runtime_error("waitpid failed");
-      if (SteadyClock::now() >= deadline) break;
-      std::this_thread::sleep_for(10ms);
-    }
-    return code_;
-  }
-  bool running() { return !wait_for(0ms); }
-  void signal(int sig) {
-    if (!code_) ::kill(pid_, sig);
-  }
-  std::string out() const { return read_text(dir_ / "out"); }
-  std::string err() const { return read_text(dir_ / "err"); }
-
- private:
-  TempDir dir_;
-  pid_t pid_ = -1;
-  std::optional<int> code_;
-};
-
-// Polls pred every 50 ms until it holds or the timeout passes.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = SteadyClock::now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (SteadyClock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-}
-
-// A fresh FERRY_HOME whose module cache is the binary's shared one, plus settings that every
-// ferry command of the test gets.
-class Home {
- public:
-  explicit Home(std::vector<std::string> env = {}) : env_(std::move(env)) {
-    fs::create_directories(dir_.path() / "cache");
-    fs::create_directory_symlink(ferry::test::shared_module_cache(),
-                                 dir_.path() / "cache" / "modules");
-    env_.push_back("FERRY_HOME=" + dir_.path().string());
-  }
-  const fs::path& path() const { return dir_.path(); }
-
-  std::vector<std::string> env(const std::vector<std::string>& extra = {}) const {
-    std::vector<std::string> all = env_;
-    all.insert(all.end(), extra.begin(), extra.end());
-    return all;
-  }
-
-  // Starts ferry in the background.
-  std::unique_ptr<Proc> start(std::vector<std::string> args,
-                              const std::vector<std::string>& extra_env = {},
-                              bool own_group = false) const {
-    args.insert(args.begin(), FERRY_BIN);
-    return std::make_unique<Proc>(args, env(extra_env), own_group);
-  }
-
-  // Runs ferry to completion, killing it (and failing the test) after `timeout`.
-  CommandResult ferry(std::vector<std::string> args, const std::vector<std::string>& extra_env = {},
-                      std::chrono::milliseconds timeout = 60s) const {
-    std::string shown;
-    for (const std::string& a : args) shown += " " + a;
-    auto p = start(std::move(args), extra_env);
-    CommandResult r;
-    if (auto code = p->wait_for(timeout)) {
-      r.exit_code = *code;
-    } else {
-      p->signal(SIGKILL);
-      p->wait_for(5s);
-      ADD_FAILURE() << "ferry" << shown << " did not finish within " << timeout.count() << " ms";
-    }
-    r.out = p->out();
-    r.err = p->err();
-    return r;
-  }
-
-  void register_flow(const std::string& path, std::vector<std::string> extra = {},
-                     const std::vector<std::string>& extra_env = {}) const {
-    std::vector<std::string> args = {"register", "--path", path};
-    args.insert(args.end(), extra.begin(), extra.end());
-    CommandResult r = ferry(args, extra_env);
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    ASSERT_TRUE(contains(r.out, "Registered flow")) << r.out;
-  }
-
-  // `ferry run NAME ... --json`: the new run's id.
-  std::string create_run(std::vector<std::string> args) const {
-    args.insert(args.begin(), "run");
-    args.push_back("--json");
-    CommandResult r = ferry(args);
-    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-    if (r.exit_code != 0) return "";
-    std::string id = Value::parse(r.out).at("run_id").get<std::string>();
-    EXPECT_EQ(id.size(), 32u) << r.out;
-    return id;
-  }
-
-  Value runs() const {
-    CommandResult r = ferry({"runs", "ls", "--json", "--limit", "1000"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? Value::parse(r.out) : Value::array();
-  }
-
-  // The run as `ferry runs ls --json` lists it (null if it is not listed).
-  Value listed_run(const std::string& id) const {
-    for (const Value& run : runs()) {
-      if (run.at("id") == id) return run;
-    }
-    return Value();
-  }
-
-  std::string state_of(const std::string& id) const {
-    Value run = listed_run(id);
-    return run.is_null() ? "(missing)" : run.at("state").get<std::string>();
-  }
-
-  Value show(const std::string& id) const {
-    CommandResult r = ferry({"runs", "show", id, "--json"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? Value::parse(r.out) : Value::object();
-  }
-
-  // `ferry agent local start --max-runs N --poll-interval 0.1 ...` in the foreground.
-  CommandResult agent(int max_runs, std::vector<std::string> extra = {},
-                      const std::vector<std::string>& extra_env = {}) const {
-    std::vector<std::string> args = {
-        "agent",           "local", "start", "--max-runs", std::to_string(max_runs),
-        "--poll-interval", "0.1"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return ferry(args, extra_env, 60s);
-  }
-
-  // The package files Local storage wrote for a flow.
-  std::vector<fs::path> stored_files(const std::string& flow) const {
-    std::vector<fs::path> files;
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(path() / "flows" / flow, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_regular_file()) files.push_back(it->path());
-    }
-    return files;
-  }
-
- private:
-  TempDir dir_;
-  std::vector<std::string> env_;
-};
 
 std::vector<std::string> split_nul(const std::string& s) {
   std::vector<std::string> parts;

@@ -6,10 +6,12 @@
 
 #include "ferry/codec.hpp"
 #include "ferry/version.hpp"
+#include "support/e2e_support.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
 using ferry::test::CommandResult;
+using ferry::test::example;
 using ferry::test::fixture;
 using ferry::test::read_text;
 using ferry::test::TempDir;
@@ -27,10 +29,6 @@ CommandResult ferry_cmd(std::vector<std::string> args, std::vector<std::string> 
   args.insert(args.begin(), FERRY_BIN);
   env.push_back("FERRY_HOME=" + home.string());
   return ferry::test::run_command(args, env);
-}
-
-std::string example(const std::string& name) {
-  return (fs::path(FERRY_EXAMPLES_DIR) / name).string();
 }
 
 std::size_t count_lines(const std::string& s) {

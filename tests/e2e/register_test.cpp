@@ -1,145 +1,30 @@
 // End-to-end: `ferry register` and `ferry flows ls`, through the ferry binary as a user would
 // drive them. Each test has its own FERRY_HOME (database, stored flows); only the
 // content-addressed module cache is shared, so each fixture source compiles once per binary.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
 #include <filesystem>
-#include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "ferry/codec.hpp"
+#include "support/e2e_support.hpp"
 #include "support/test_support.hpp"
-
-extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
 using ferry::Value;
 using ferry::test::CommandResult;
+using ferry::test::contains;
+using ferry::test::example;
 using ferry::test::fixture;
+using ferry::test::Home;
+using ferry::test::hostname;
 using ferry::test::read_text;
 using ferry::test::TempDir;
 using ferry::test::write_text;
-
-std::string example(const std::string& name) {
-  return (fs::path(FERRY_EXAMPLES_DIR) / name).string();
-}
-
-std::string hostname() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0 || !name[0]) return "localhost";
-  return name;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-// Runs a program like ferry::test::run_command, but kills it (and fails the test) when it
-// has not finished within `timeout`.
-CommandResult run_bounded(std::vector<std::string> argv, const std::vector<std::string>& extra_env,
-                          std::chrono::milliseconds timeout) {
-  TempDir dir;
-  fs::path out = dir / "out", err = dir / "err";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    std::string entry(*e);
-    bool overridden = false;
-    for (const std::string& x : extra_env) {
-      if (entry.compare(0, x.find('=') + 1, x, 0, x.find('=') + 1) == 0) overridden = true;
-    }
-    if (!overridden) env.push_back(entry);
-  }
-  env.insert(env.end(), extra_env.begin(), extra_env.end());
-  std::vector<char*> envp, args;
-  for (std::string& s : env) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  for (std::string& s : argv) args.push_back(s.data());
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
-
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  bool timed_out = false;
-  for (;;) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (r < 0 && errno != EINTR) throw std::runtime_error("waitpid failed");
-    if (!timed_out && std::chrono::steady_clock::now() >= deadline) {
-      timed_out = true;
-      ::kill(pid, SIGKILL);
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  if (timed_out) {
-    std::string shown;
-    for (const std::string& a : argv) shown += " " + a;
-    ADD_FAILURE() << shown << " did not finish within " << timeout.count() << " ms";
-  }
-  CommandResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_text(out);
-  result.err = read_text(err);
-  return result;
-}
-
-// A fresh FERRY_HOME whose module cache is the binary's shared one.
-class Home {
- public:
-  Home() {
-    fs::create_directories(dir_.path() / "cache");
-    fs::create_directory_symlink(ferry::test::shared_module_cache(),
-                                 dir_.path() / "cache" / "modules");
-  }
-  const fs::path& path() const { return dir_.path(); }
-
-  CommandResult ferry(std::vector<std::string> args) const {
-    args.insert(args.begin(), FERRY_BIN);
-    return run_bounded(std::move(args), {"FERRY_HOME=" + path().string()}, 60s);
-  }
-
-  Value flows() const {
-    CommandResult r = ferry({"flows", "ls", "--json"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? Value::parse(r.out) : Value::array();
-  }
-
-  // Every file and folder under $FERRY_HOME/flows.
-  std::set<std::string> stored_entries() const {
-    std::set<std::string> entries;
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(path() / "flows", ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      entries.insert(it->path().lexically_relative(path()).string());
-    }
-    return entries;
-  }
-
- private:
-  TempDir dir_;
-};
 
 std::string registered_line(const std::string& flow, int version, const std::string& labels,
                             const std::string& form = "frozen") {
@@ -192,6 +77,18 @@ TEST(Register, UnchangedFlowIsSkippedAndWritesNothing) {
   Value flows = home.flows();
   ASSERT_EQ(flows.size(), 1u);
   EXPECT_EQ(flows[0]["version"], 1);
+}
+
+TEST(Register, UnchangedFlowWhoseStoredFileWentMissingIsStoredAgain) {
+  Home home;
+  ASSERT_EQ(home.ferry({"register", "--path", example("hello.cpp")}).exit_code, 0);
+  fs::remove_all(home.path() / "flows");
+  CommandResult again = home.ferry({"register", "--path", example("hello.cpp")});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(contains(again.out, "Registered flow 'hello' version 2")) << again.out;
+  EXPECT_FALSE(home.stored_entries().empty()) << "the package was not written again";
+  CommandResult third = home.ferry({"register", "--path", example("hello.cpp")});
+  EXPECT_EQ(third.out, "Skipped flow 'hello' (unchanged; version 2)\n");
 }
 
 TEST(Register, EditedSourceMakesANewVersion) {

@@ -1,7 +1,11 @@
 // Helpers shared by the unit and end-to-end tests.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,8 +54,27 @@ struct CommandResult {
   std::string err;  // stderr
 };
 
-// Runs a program with arguments (no shell); extra_env entries are NAME=VALUE.
+// Starts a program with arguments (no shell; found on PATH unless argv[0] has a slash), with
+// stdin from /dev/null and stdout/stderr written to the files `out` and `err`; extra_env entries
+// are NAME=VALUE and replace the inherited ones of that name. own_group: the process leads a new
+// process group, as a shell's foreground job does. Returns the child's pid.
+pid_t spawn_process(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
+                    const std::filesystem::path& out, const std::filesystem::path& err,
+                    bool own_group = false);
+
+// Waits up to `timeout` for the child `pid` to end (polling every 10 ms): its exit code (128 +
+// signal if killed), or nothing if it is still running. Once it returns a code the child is
+// reaped and must not be waited for again.
+std::optional<int> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout);
+
+// Kills the child `pid` (SIGKILL) and reaps it: its exit code (128 + SIGKILL). Never throws, so
+// destructors may call it.
+int kill_and_reap(pid_t pid) noexcept;
+
+// Runs a program to completion like spawn_process; extra_env entries are NAME=VALUE. A program
+// still running after `timeout` is killed (SIGKILL) and the test fails.
 CommandResult run_command(const std::vector<std::string>& argv,
-                          const std::vector<std::string>& extra_env = {});
+                          const std::vector<std::string>& extra_env = {},
+                          std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
 }  // namespace ferry::test

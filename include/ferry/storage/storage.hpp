@@ -37,6 +37,9 @@ class StorageImpl {
   Flow get_flow(const std::string& name);
   // Persists or uploads what add_flow recorded (a no-op where add_flow already wrote).
   virtual void build() {}
+  // Whether the stored form of a recorded flow is still where the descriptor says, as far
+  // as a cheap check can tell (registration re-stores an unchanged flow that went missing).
+  virtual bool has_stored(const std::string& name) const { return contains(name); }
   bool contains(std::string_view name) const { return flows.count(std::string(name)) > 0; }
 
   virtual std::vector<std::string> default_labels() const { return {}; }
