@@ -226,3 +226,12 @@ TEST(Cli, TwoProcessesCompilingOneSourceShareOneModule) {
   EXPECT_EQ(modules, 1u);
   EXPECT_EQ(temps, 0u);
 }
+
+TEST(Cli, EveryExampleRunsToSuccess) {
+  for (const auto& entry : fs::directory_iterator(FERRY_EXAMPLES_DIR)) {
+    if (entry.path().extension() != ".cpp") continue;
+    CommandResult r = ferry_cmd({"run", "--path", entry.path().string()});
+    EXPECT_EQ(r.exit_code, 0) << entry.path() << "\n" << r.out << r.err;
+    EXPECT_NE(r.out.find("Result: "), std::string::npos) << entry.path() << "\n" << r.out;
+  }
+}

@@ -1,8 +1,10 @@
 // Module storage: a flow module installed on the agent's machine, loaded by name.
 #pragma once
 
+#include <concepts>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ferry/storage/storage.hpp"
@@ -22,7 +24,12 @@ struct ModuleOptions {
 class Module : public Storage {
  public:
   explicit Module(ModuleOptions options);
-  explicit Module(std::string module) : Module(ModuleOptions{.module = std::move(module)}) {}
+  // Module("name") or Module(name_string). A template, so that Module({.module = ...})
+  // (a braced list, which deduces nothing) picks the options constructor unambiguously.
+  template <class S>
+  requires std::convertible_to<const S&, std::string_view>
+  explicit Module(const S& module)
+      : Module(ModuleOptions{.module = std::string(std::string_view(module))}) {}
   const std::string& module() const;
 };
 
