@@ -35,7 +35,9 @@ void run(const registry::RegisterOptions& options, bool json) {
       case Outcome::Registered:
         std::printf("Registered flow '%s' version %d (storage %s, %s; labels: %s)\n",
                     l.flow.c_str(), l.version, l.storage_type.c_str(),
-                    l.frozen ? "frozen" : "script",
+                    l.frozen                     ? "frozen"
+                    : l.storage_type == "Module" ? "installed module"
+                                                 : "script",
                     l.labels.empty() ? "none" : join(l.labels).c_str());
         break;
       case Outcome::Skipped:

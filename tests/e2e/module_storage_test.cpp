@@ -35,7 +35,8 @@ TEST(ModuleStorage, RegisteredAndRunFromTheInstalledModule) {
   Home home({module_path});
   CommandResult reg = home.ferry({"register", "--path", fixture("e2e/module_flow.cpp").string()});
   ASSERT_EQ(reg.exit_code, 0) << reg.out << reg.err;
-  EXPECT_TRUE(contains(reg.out, "Registered flow 'from-module' version 1 (storage Module, script"))
+  EXPECT_TRUE(contains(reg.out,
+                       "Registered flow 'from-module' version 1 (storage Module, installed module"))
       << reg.out;
   // Nothing is stored for a module flow: the module is the stored form.
   EXPECT_TRUE(home.stored_entries().empty());
