@@ -11,5 +11,6 @@
 #include "ferry/storage/local.hpp"
 #include "ferry/storage/module.hpp"
 #include "ferry/storage/storage.hpp"
+#include "ferry/storage/webhook.hpp"
 #include "ferry/task.hpp"
 #include "ferry/version.hpp"

@@ -6,10 +6,12 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "agent/secrets.hpp"
 #include "core/config.hpp"
+#include "core/masking.hpp"
 #include "ferry/error.hpp"
 #include "ferry/flow.hpp"
 #include "ferry/storage/storage.hpp"
@@ -49,9 +51,18 @@ class Heartbeat {
   std::thread thread_;
 };
 
+// Every message and log line stored for a run goes through masking first, so no backend
+// row holds a resolved secret value.
 void log_line(backend::Backend& backend, const std::string& run_id, const std::string& level,
               const std::string& message) {
-  backend.add_logs({{run_id, "", level, message, backend::Clock::now(), 0}});
+  backend.add_logs({{run_id, "", level, detail::mask_secrets(message), backend::Clock::now(), 0}});
+}
+
+void fail_run(backend::Backend& backend, const std::string& run_id, const std::string& message) {
+  std::string masked = detail::mask_secrets(message);
+  std::fprintf(stderr, "ferry: run %s failed: %s\n", run_id.c_str(), masked.c_str());
+  log_line(backend, run_id, "ERROR", masked);
+  backend.set_flow_run_state(run_id, State::Failed, masked);
 }
 
 }  // namespace
@@ -74,25 +85,38 @@ int execute_flow_run(backend::Backend& backend, const std::string& run_id) {
       run_id, State::Running,
       "Started by process " + std::to_string(::getpid()) + " on " + storage::local_hostname());
 
-  // The storage descriptor, secrets, then the flow: any failure here is a storage failure.
+  // The storage descriptor, secrets, then the flow. A secret that cannot be resolved fails
+  // the run with one line naming it; any other failure here is a storage failure.
   Flow flow("unloaded");
   std::map<std::string, std::string> secrets;
   Result result;
+  std::optional<storage::Storage> storage;
   try {
-    storage::Storage storage = storage::Storage::deserialize(version->storage);
-    secrets = resolve_secrets(storage.secrets());
-    flow = storage.get_flow(run->flow_name);
+    storage = storage::Storage::deserialize(version->storage);
+  } catch (const std::exception& e) {
+    fail_run(backend, run_id, std::string("Failed to load flow from storage: ") + e.what());
+    return 1;
+  }
+  try {
+    // Registers every value for masking before anything can print or store it.
+    secrets = resolve_secrets(storage->secrets());
+  } catch (const std::exception& e) {
+    fail_run(backend, run_id, e.what());
+    return 1;
+  }
+  try {
+    flow = storage->get_flow(run->flow_name);
     result = Result::deserialize(version->result);
-    Value pinned = {{"storage", storage.type()}, {"flow_version", version->version}};
-    if (auto it = storage.impl()->digests.find(run->flow_name);
-        it != storage.impl()->digests.end()) {
+    Value pinned = {{"storage", storage->type()}, {"flow_version", version->version}};
+    if (auto it = storage->impl()->digests.find(run->flow_name);
+        it != storage->impl()->digests.end()) {
       pinned["sha256"] = it->second;
     }
+    for (const auto& [key, value] : storage->impl()->fetched_pin(run->flow_name).items())
+      pinned[key] = value;
     backend.set_flow_run_pinned(run_id, pinned);
   } catch (const std::exception& e) {
-    std::string message = std::string("Failed to load flow from storage: ") + e.what();
-    log_line(backend, run_id, "ERROR", message);
-    backend.set_flow_run_state(run_id, State::Failed, message);
+    fail_run(backend, run_id, std::string("Failed to load flow from storage: ") + e.what());
     return 1;
   }
 
@@ -104,14 +128,17 @@ int execute_flow_run(backend::Backend& backend, const std::string& run_id) {
   options.on_state = [&](const StateEvent& e) {
     if (e.task_index < 0) return;  // the flow's own state is reported below
     try {
-      backend.set_task_run_state(run_id, e.task_name, e.record.state, e.record.message, e.attempts,
+      backend.set_task_run_state(run_id, e.task_name, e.record.state,
+                                 detail::mask_secrets(e.record.message), e.attempts,
                                  e.result_location);
     } catch (const std::exception& ex) {
       std::fprintf(stderr, "ferry: could not report task '%s': %s\n", e.task_name.c_str(),
                    ex.what());
     }
   };
-  options.on_log = [&](const LogRecord& r) {
+  options.on_log = [&](const LogRecord& record) {
+    LogRecord r = record;  // the executor masks its lines already; this is the last gate
+    detail::mask_secrets_in(r.message);
     std::fprintf(stderr, "%s\n", format_log_line(r).c_str());
     try {
       backend.add_logs({{run_id, r.task_name, to_string(r.level), r.message,
@@ -124,13 +151,11 @@ int execute_flow_run(backend::Backend& backend, const std::string& run_id) {
   try {
     outcome = flow.run(run->parameters, options);
   } catch (const std::exception& e) {
-    std::string message = std::string("The flow run could not start: ") + e.what();
-    log_line(backend, run_id, "ERROR", message);
-    backend.set_flow_run_state(run_id, State::Failed, message);
+    fail_run(backend, run_id, std::string("The flow run could not start: ") + e.what());
     return 1;
   }
-  backend.set_flow_run_result(run_id, outcome.result);
-  backend.set_flow_run_state(run_id, outcome.state, outcome.message);
+  backend.set_flow_run_result(run_id, detail::mask_secrets_json(outcome.result));
+  backend.set_flow_run_state(run_id, outcome.state, detail::mask_secrets(outcome.message));
   return outcome.ok() ? 0 : 1;
 }
 

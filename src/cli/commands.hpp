@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "ferry/codec.hpp"
+
 namespace ferry::cli {
 
 // Exit codes: 0 success; 1 the flow ran and did not succeed; 2 bad input or an error.
@@ -19,9 +21,15 @@ void add_execute_command(CLI::App& app);
 void add_agent_command(CLI::App& app);
 void add_flows_command(CLI::App& app);
 void add_runs_command(CLI::App& app);
+void add_secrets_command(CLI::App& app);
 
 // Prints "error: <message>" on stderr.
+// Secret values this process resolved, or the secret store holds, are masked as "****".
 void print_error(const std::string& message);
+
+// Prints a --json output (indented, one trailing newline) with secret values masked, as
+// print_error does.
+void print_json(const Value& value);
 
 // Whether stderr is a terminal (long operations show progress only then).
 bool stderr_is_terminal();

@@ -5,7 +5,9 @@
 
 #include <ctime>
 
+#include "agent/secrets.hpp"
 #include "cli/commands.hpp"
+#include "core/masking.hpp"
 #include "core/config.hpp"
 #include "ferry/error.hpp"
 #include "ferry/version.hpp"
@@ -13,7 +15,17 @@
 namespace ferry::cli {
 
 void print_error(const std::string& message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
+  // An error may quote a secret (a task's message, a rendered request): mask the values
+  // this process resolved and the ones the store holds.
+  agent::register_known_secrets();
+  std::fprintf(stderr, "error: %s\n", detail::mask_secrets(message).c_str());
+}
+
+void print_json(const Value& value) {
+  agent::register_known_secrets();
+  std::string text = detail::mask_secrets_json(value).dump(2);
+  std::fprintf(stdout, "%s\n", text.c_str());
+  std::fflush(stdout);
 }
 
 bool stderr_is_terminal() { return ::isatty(2) == 1; }
@@ -52,6 +64,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_flows_command(app);
   ferry::cli::add_runs_command(app);
   ferry::cli::add_flow_command(app);
+  ferry::cli::add_secrets_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -114,12 +114,10 @@ void create_run(const RunArgs& args) {
       backend->create_flow_run(version->id, params, {labels.begin(), labels.end()});
   agent::notify_agents();
   if (args.json && !args.watch) {
-    std::cout << Value{{"run_id", run.id},
-                       {"flow", args.name},
-                       {"version", version->version},
-                       {"labels", run.labels}}
-                     .dump(2)
-              << std::endl;
+    print_json(Value{{"run_id", run.id},
+                     {"flow", args.name},
+                     {"version", version->version},
+                     {"labels", run.labels}});
     return;
   }
   std::printf("Created flow run %s for flow '%s' version %d (labels: %s)\n", run.id.c_str(),
@@ -164,7 +162,7 @@ void run(const RunArgs& args) {
   options.threads = args.threads;
   RunResult result = flow.run(params, options);
   if (args.json) {
-    std::cout << run_to_json(result).dump(2) << std::endl;
+    print_json(run_to_json(result));
   } else {
     print_run(result);
   }

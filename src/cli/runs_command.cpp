@@ -73,7 +73,7 @@ void add_runs_command(CLI::App& app) {
     if (ls_args->json) {
       Value out = Value::array();
       for (const auto& r : runs) out.push_back(run_json(r));
-      std::cout << out.dump(2) << std::endl;
+      print_json(out);
       return;
     }
     std::printf("%-32s %-20s %4s %-13s %-20s %s\n", "RUN", "FLOW", "VER", "STATE", "CREATED",
@@ -105,7 +105,7 @@ void add_runs_command(CLI::App& app) {
                                 {"result_location", t.result_location},
                                 {"history", history_json(t.history)}});
       }
-      std::cout << out.dump(2) << std::endl;
+      print_json(out);
       return;
     }
     std::printf("Run %s of flow '%s' (project %s, version %d)\nState: %s%s%s\n", r.id.c_str(),
@@ -143,7 +143,7 @@ void add_runs_command(CLI::App& app) {
                        {"task", l.task_name},
                        {"message", l.message}});
       }
-      std::cout << out.dump(2) << std::endl;
+      print_json(out);
       return;
     }
     for (const auto& l : lines) {

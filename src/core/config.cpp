@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include "core/text.hpp"
 #include "ferry/error.hpp"
 #include "ferry/module.hpp"
 
@@ -14,12 +15,7 @@ namespace ferry::config {
 
 namespace {
 
-std::string trim(const std::string& s) {
-  std::size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  std::size_t e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
+using detail::trim;
 
 std::string upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });

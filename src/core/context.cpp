@@ -3,6 +3,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "core/masking.hpp"
 #include "core/run_context.hpp"
 #include "ferry/context.hpp"
 
@@ -82,6 +83,7 @@ std::string format_log_line(const LogRecord& r) {
 void Logger::write(LogLevel level, std::string_view message) const {
   const detail::ThreadRun& tr = detail::thread_run();
   LogRecord record{level, {}, {}, {}, std::string(message), detail::now_ms()};
+  detail::mask_secrets_in(record.message);  // a no-op (one atomic load) when none is registered
   if (tr.run) {
     record.run_id = tr.context.run_id;
     record.flow_name = tr.context.flow_name;

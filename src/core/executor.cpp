@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "core/masking.hpp"
 #include "core/run_context.hpp"
 #include "core/thread_pool.hpp"
 #include "ferry/error.hpp"
@@ -84,15 +85,26 @@ class FlowRun {
   FlowRun(const Graph& graph, Value params, const RunOptions& options)
       : graph_(graph), params_(std::move(params)), options_(options), slots_(graph.tasks.size()) {
     run_id_ = options.run_id.empty() ? new_run_id() : options.run_id;
+    // Every line of the run's log, the tasks' and ferry's own, passes here: registered
+    // secret values are masked before anyone sees them.
     if (options.on_log) {
       sink_ = [this](const LogRecord& r) {
         std::lock_guard lock(log_mutex_);
-        options_.on_log(r);
+        if (!has_secret_values()) return options_.on_log(r);
+        LogRecord masked = r;
+        mask_secrets_in(masked.message);
+        options_.on_log(masked);
       };
     } else {
       sink_ = [this](const LogRecord& r) {
         std::lock_guard lock(log_mutex_);
-        std::fprintf(stderr, "%s\n", format_log_line(r).c_str());
+        if (!has_secret_values()) {
+          std::fprintf(stderr, "%s\n", format_log_line(r).c_str());
+          return;
+        }
+        LogRecord masked = r;
+        mask_secrets_in(masked.message);
+        std::fprintf(stderr, "%s\n", format_log_line(masked).c_str());
       };
     }
     for (std::size_t i = 0; i < slots_.size(); ++i) {
@@ -141,6 +153,7 @@ class FlowRun {
   }
 
   void record(std::size_t index, State state, std::string message) {
+    mask_secrets_in(message);  // a task's failure message may quote a secret
     TaskRunResult& r = slots_[index].result;
     if (state == State::Failed || state == State::TimedOut || state == State::Retrying) {
       // A task's own failure reason belongs in the run's log, not only in its state.
@@ -163,6 +176,7 @@ class FlowRun {
   }
 
   void record_flow(RunResult& out, State state, std::string message) {
+    mask_secrets_in(message);
     out.state = state;
     out.message = message;
     out.history.push_back({state, std::chrono::system_clock::now(), std::move(message)});
@@ -433,6 +447,8 @@ RunResult run_graph(const Graph& graph, const Value& params, const RunOptions& o
                              "' is not bound to code; load the flow through its module.");
     }
   }
+  // The run's secrets are masked in everything it logs or reports, however they came.
+  for (const auto& [name, value] : options.secrets) register_secret_value_and_parts(value);
   FlowRun run(graph, std::move(resolved), options);
   return run.run();
 }

@@ -20,6 +20,10 @@ std::string read_file(const fs::path& path) {
   if (fd < 0) {
     throw ValueError("Cannot read '" + path.string() + "': " + std::strerror(errno) + ".");
   }
+  return read_fd(fd, path);
+}
+
+std::string read_fd(int fd, const fs::path& path) {
   std::string data;
   char buf[1 << 16];
   for (;;) {

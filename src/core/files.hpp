@@ -10,6 +10,10 @@ namespace ferry::detail {
 // Reads a whole file; throws ValueError naming the path and the reason.
 std::string read_file(const std::filesystem::path& path);
 
+// Reads an open descriptor to its end and closes it (also on error); errors name `path`.
+// For callers that must check the file (fstat) on the descriptor they read.
+std::string read_fd(int fd, const std::filesystem::path& path);
+
 // Writes via a temporary file in the same folder, fsync, then rename: readers see the old
 // file or the whole new one, never a part.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);

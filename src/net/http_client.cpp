@@ -1,1 +1,235 @@
-// Placeholder: filled in by the issue 5 work.
+#include "net/http_client.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "core/text.hpp"
+
+namespace ferry::net {
+
+namespace {
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+using detail::iequals;
+using detail::trim;
+
+struct Capture {
+  Response* response;
+};
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  static_cast<Capture*>(user)->response->body.append(data, size * n);
+  return size * n;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  Response& r = *static_cast<Capture*>(user)->response;
+  std::string_view line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    r.headers.clear();  // a new response (after a redirect or 100 Continue)
+  } else if (std::size_t colon = line.find(':'); colon != std::string_view::npos) {
+    r.headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+  }
+  return size * n;
+}
+
+bool retryable_status(long status) { return status == 429 || status == 500 || status == 503; }
+
+bool retryable_code(CURLcode c) {
+  switch (c) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct Attempt {
+  CURLcode code = CURLE_OK;
+  Response response;
+};
+
+Attempt attempt_once(const Request& req) {
+  Attempt a;
+  CURL* curl = curl_easy_init();
+  if (!curl) {
+    a.code = CURLE_FAILED_INIT;
+    return a;
+  }
+  std::string url = url_with_params(req.url, req.params);
+  curl_slist* headers = nullptr;
+  bool has_content_type = false;
+  for (const auto& [name, value] : req.headers) {
+    if (iequals(name, "Content-Type")) has_content_type = true;
+    std::string line = value.empty() ? name + ";" : name + ": " + value;
+    headers = curl_slist_append(headers, line.c_str());
+  }
+  // libcurl would add these on its own; a plain client sends neither.
+  if (!has_content_type) headers = curl_slist_append(headers, "Content-Type:");
+  headers = curl_slist_append(headers, "Expect:");
+
+  Capture capture{&a.response};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &capture);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &capture);
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+  // Redirects keep the method (as requests does for 307/308), and never go to other
+  // protocols than http(s).
+  curl_easy_setopt(curl, CURLOPT_POSTREDIR, long(CURL_REDIR_POST_ALL));
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#endif
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, req.verify_tls ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, req.verify_tls ? 2L : 0L);
+  if (req.timeout_seconds > 0) {
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, long(req.timeout_seconds * 1000));
+  }
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+  if (req.send_body || req.method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.data());
+  } else {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  }
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+
+  a.code = curl_easy_perform(curl);
+  if (a.code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.response.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return a;
+}
+
+std::chrono::milliseconds retry_after(const Response& r, std::chrono::milliseconds fallback) {
+  std::string value = r.header("Retry-After");
+  if (value.empty() || !std::all_of(value.begin(), value.end(), ::isdigit) || value.size() > 4)
+    return fallback;
+  return std::min(std::chrono::milliseconds(std::stol(value) * 1000),
+                  std::chrono::milliseconds(10000));
+}
+
+std::string display(const Request& r) {
+  return r.display_url.empty() ? redact_url(r.url) : r.display_url;
+}
+
+}  // namespace
+
+std::string Response::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (iequals(n, name)) return v;
+  }
+  return {};
+}
+
+Response send(const Request& request) {
+  global_init();
+  std::chrono::milliseconds wait = request.backoff;
+  for (int attempt = 1;; ++attempt) {
+    Attempt a = attempt_once(request);
+    a.response.attempts = attempt;
+    bool last = attempt > request.max_retries;
+    if (a.code == CURLE_OK) {
+      if (last || !retryable_status(a.response.status)) return std::move(a.response);
+      std::this_thread::sleep_for(retry_after(a.response, wait));
+    } else {
+      if (last || !retryable_code(a.code)) {
+        // curl's own text names the host and the failure, never userinfo or headers.
+        throw HttpError(request.method + " " + display(request) + " failed after " +
+                            std::to_string(attempt) + (attempt == 1 ? " attempt" : " attempts") +
+                            ": " + curl_easy_strerror(a.code),
+                        0);
+      }
+      std::this_thread::sleep_for(wait);
+    }
+    wait *= 2;
+  }
+}
+
+void raise_for_status(const Request& request, const Response& response) {
+  if (response.ok()) return;
+  std::string reason(reason_phrase(response.status));
+  throw HttpError("HTTP " + std::to_string(response.status) + (reason.empty() ? "" : " " + reason) +
+                      " from " + request.method + " " + display(request),
+                  response.status);
+}
+
+std::string redact_url(std::string_view url) {
+  std::string out(url.substr(0, url.find_first_of("?#")));
+  std::size_t scheme = out.find("://");
+  std::size_t host_start = scheme == std::string::npos ? 0 : scheme + 3;
+  std::size_t host_end = out.find('/', host_start);
+  std::size_t at = out.rfind('@', host_end == std::string::npos ? out.size() : host_end);
+  if (at != std::string::npos && at >= host_start) out.erase(host_start, at + 1 - host_start);
+  return out;
+}
+
+std::string url_encode(std::string_view text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string url_with_params(std::string_view url, const Fields& params) {
+  if (params.empty()) return std::string(url);
+  std::size_t hash = url.find('#');
+  std::string base(url.substr(0, hash));
+  std::string query;
+  for (const auto& [k, v] : params) {
+    query += (query.empty() ? "" : "&") + url_encode(k) + "=" + url_encode(v);
+  }
+  std::size_t q = base.find('?');
+  if (q == std::string::npos) {
+    base += "?";
+  } else if (q + 1 < base.size() && base.back() != '&') {
+    base += "&";
+  }
+  return base + query;
+}
+
+std::string_view reason_phrase(long status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+  }
+}
+
+}  // namespace ferry::net

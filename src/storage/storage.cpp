@@ -25,7 +25,11 @@ std::mutex& factories_mutex() {
 }  // namespace
 
 std::string StorageImpl::add_flow(const Flow& flow) {
-  if (contains(flow.name())) {
+  if (replaces_on_add()) {
+    flows.clear();
+    digests.clear();
+    added_.clear();
+  } else if (contains(flow.name())) {
     throw ValueError("Name conflict: Flow with the name \"" + flow.name() +
                      "\" is already present in this storage.");
   }

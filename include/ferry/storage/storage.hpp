@@ -31,6 +31,7 @@ class StorageImpl {
 
   // Records flow and returns its location; a second flow of the same name is refused:
   // `Name conflict: Flow with the name "X" is already present in this storage.`
+  // (unless replaces_on_add(): then the storage forgets every earlier flow first).
   std::string add_flow(const Flow& flow);
   // Fetches and loads a flow recorded in `flows`, verifying its digest first where one was
   // recorded; an unknown name: `Flow is not contained in this storage`.
@@ -41,6 +42,14 @@ class StorageImpl {
   // as a cheap check can tell (registration re-stores an unchanged flow that went missing).
   virtual bool has_stored(const std::string& name) const { return contains(name); }
   bool contains(std::string_view name) const { return flows.count(std::string(name)) > 0; }
+
+  // Whether add_flow replaces whatever the storage held (Webhook) instead of refusing a
+  // second flow of the same name.
+  virtual bool replaces_on_add() const { return false; }
+  // What the last get_flow(name) actually fetched, for the run's record (a commit SHA, an
+  // ETag or version id, an image digest): merged into the run's pinned fields. Empty when
+  // the descriptor's digest already pins it.
+  virtual Value fetched_pin(const std::string& /*name*/) const { return Value::object(); }
 
   virtual std::vector<std::string> default_labels() const { return {}; }
   // The user's labels, plus default_labels() (deduplicated, sorted) unless
