@@ -132,8 +132,10 @@ std::vector<RegisterLine> register_flows(backend::Backend& backend,
   };
 
   // Every add_flow before any build, so what build persists is complete.
+  const std::string source_file = fs::absolute(options.path).lexically_normal().string();
   for (Pending& p : pending) {
     try {
+      p.flow.storage.impl()->note_source_file(source_file);
       p.flow.storage.add_flow(p.flow);
     } catch (const std::exception& e) {
       fail(p, e.what());

@@ -169,6 +169,9 @@ class WebhookImpl : public StorageImpl {
 
   std::string type() const override { return "Webhook"; }
   bool replaces_on_add() const override { return true; }
+  void note_source_file(const std::string& path) override {
+    if (stored_as_script && script_path_.empty()) script_path_ = path;
+  }
 
   void build() override {
     responses_.clear();

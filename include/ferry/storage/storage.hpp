@@ -43,6 +43,10 @@ class StorageImpl {
   virtual bool has_stored(const std::string& name) const { return contains(name); }
   bool contains(std::string_view name) const { return flows.count(std::string(name)) > 0; }
 
+  // `ferry register` tells the storage which source file the flow came from, before
+  // add_flow. Script storages that upload the source use it when the user gave no path of
+  // their own (Webhook's flow_script_path, S3's local_script_path, ...).
+  virtual void note_source_file(const std::string& /*path*/) {}
   // Whether add_flow replaces whatever the storage held (Webhook) instead of refusing a
   // second flow of the same name.
   virtual bool replaces_on_add() const { return false; }

@@ -32,7 +32,9 @@ struct WebhookOptions {
   Value get_flow_request_kwargs{};
   std::string get_flow_request_http_method = "GET";  // GET, PATCH, POST or PUT
   bool stored_as_script = false;
-  std::string flow_script_path{};  // script form: the source build() sends (not stored)
+  // Script form: the source build() sends (not stored). `ferry register` sets it to the
+  // registered source file when it is empty.
+  std::string flow_script_path{};
   std::optional<bool> add_default_labels{};
   std::vector<std::string> labels{};
   std::vector<std::string> secrets{};
