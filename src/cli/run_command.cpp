@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/secrets.hpp"
 #include "agent/wake.hpp"
 #include "backend/backend.hpp"
 #include "cli/commands.hpp"
@@ -160,6 +161,8 @@ void run(const RunArgs& args) {
   Value params = parse_params(flow, args.params);
   RunOptions options;
   options.threads = args.threads;
+  // As an agent does: the storage's secrets resolved (and registered for masking) first.
+  if (flow.storage) options.secrets = agent::resolve_secrets(flow.storage.secrets());
   RunResult result = flow.run(params, options);
   if (args.json) {
     print_json(run_to_json(result));

@@ -41,12 +41,12 @@ std::string read_fd(int fd, const fs::path& path) {
   return data;
 }
 
-void write_file_atomic(const fs::path& path, std::string_view bytes) {
+void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   fs::path tmp = path;
   tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rng() % 1000000);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) {
     throw Error("Cannot write '" + tmp.string() + "': " + std::strerror(errno) + ".");
   }

@@ -15,8 +15,10 @@ std::string read_file(const std::filesystem::path& path);
 std::string read_fd(int fd, const std::filesystem::path& path);
 
 // Writes via a temporary file in the same folder, fsync, then rename: readers see the old
-// file or the whole new one, never a part.
-void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+// file or the whole new one, never a part. `mode`: the new file's permissions (less the
+// umask).
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes,
+                       unsigned mode = 0644);
 
 // An exclusive flock held for the object's lifetime (the lock file is left in place).
 class FileLock {

@@ -33,7 +33,9 @@ class LocalResultImpl : public ResultImpl {
   }
   const std::string& location() const override { return options_.location; }
   void write(const std::string& location, const Value& value) const override {
-    detail::write_file_atomic(fs::path(options_.dir) / location, value.dump());
+    // A task's output is data its run needs back on a restart, so it is kept as returned
+    // (secrets included, if a task returns one), in a file only its owner can read.
+    detail::write_file_atomic(fs::path(options_.dir) / location, value.dump(), 0600);
   }
   std::optional<Value> read(const std::string& location) const override {
     fs::path file = fs::path(options_.dir) / location;
