@@ -112,8 +112,9 @@ int execute_flow_run(backend::Backend& backend, const std::string& run_id) {
         it != storage->impl()->digests.end()) {
       pinned["sha256"] = it->second;
     }
-    for (const auto& [key, value] : storage->impl()->fetched_pin(run->flow_name).items())
-      pinned[key] = value;
+    // Named: items() refers to the object, which must outlive the loop.
+    Value fetched = storage->impl()->fetched_pin(run->flow_name);
+    for (const auto& [key, value] : fetched.items()) pinned[key] = value;
     backend.set_flow_run_pinned(run_id, pinned);
   } catch (const std::exception& e) {
     fail_run(backend, run_id, std::string("Failed to load flow from storage: ") + e.what());

@@ -87,19 +87,6 @@ std::string mode_of(const fs::path& path) {
   return buf;
 }
 
-// Every regular file under root, not following symlinks (a Home's module cache is a link to
-// the shared one, which holds only compiled fixtures).
-std::vector<fs::path> files_under(const fs::path& root) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_symlink()) continue;
-    if (it->is_regular_file()) files.push_back(it->path());
-  }
-  return files;
-}
-
 // The files under FERRY_HOME, the secret store excepted, that hold any of `values`; all of
 // their bytes go to *everything so a caller can check the search saw what it should.
 std::vector<std::string> files_holding(const Home& home, const std::vector<std::string>& values,

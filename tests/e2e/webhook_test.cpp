@@ -112,19 +112,6 @@ class Dropbox {
 
 std::string webhook_fixture() { return fixture("e2e/webhook_flow.cpp").string(); }
 
-// Every regular file under root, not following symlinks (a Home's module cache is a link to
-// the shared one, which holds only compiled fixtures).
-std::vector<fs::path> files_under(const fs::path& root) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_symlink()) continue;
-    if (it->is_regular_file()) files.push_back(it->path());
-  }
-  return files;
-}
-
 // The requests to `path` whose Authorization is not exactly `Bearer <token>`.
 int badly_authorized(const std::vector<HttpRequest>& requests, const std::string& token) {
   int bad = 0;

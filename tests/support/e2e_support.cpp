@@ -13,6 +13,17 @@ std::string example(const std::string& name) {
   return (fs::path(FERRY_EXAMPLES_DIR) / name).string();
 }
 
+std::vector<fs::path> files_under(const fs::path& root) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_symlink()) continue;
+    if (it->is_regular_file()) files.push_back(it->path());
+  }
+  return files;
+}
+
 std::string hostname() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0 || !name[0]) return "localhost";

@@ -27,6 +27,10 @@ std::string hostname();
 
 bool contains(const std::string& haystack, const std::string& needle);
 
+// Every regular file under root, not following symlinks (a Home's module cache is a link
+// to the shared one, which holds only compiled fixtures): what a leak search reads.
+std::vector<std::filesystem::path> files_under(const std::filesystem::path& root);
+
 // Polls pred every 50 ms until it holds or the timeout passes.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout) {

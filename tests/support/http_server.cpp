@@ -57,19 +57,7 @@ std::string reason(int status) {
 
 }  // namespace
 
-std::string url_decode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
+std::string url_decode(std::string_view text) { return detail::percent_decode(text); }
 
 std::string HttpRequest::header(std::string_view name) const {
   for (const auto& [n, v] : headers) {

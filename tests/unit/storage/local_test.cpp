@@ -30,6 +30,7 @@ using ferry::storage_test::has;
 using ferry::storage_test::hostname;
 using ferry::storage_test::is_hex64;
 using ferry::storage_test::quiet_run;
+using ferry::storage_test::run_result;
 using ferry::storage_test::ScopedCwd;
 using ferry::test::fixture;
 using ferry::test::read_text;
@@ -44,12 +45,6 @@ const char* const kWeird = "WELL what do you know?!~? looks like a test!!!!";
 Flow test_flow() { return fixture_flow(kNamed, "test"); }
 
 // Runs a flow and returns its result (the flows here have one terminal task).
-Value run_result(const Flow& flow) {
-  ferry::RunResult r = flow.run(Value::object(), quiet_run());
-  EXPECT_TRUE(r.ok()) << r.message;
-  return r.result;
-}
-
 bool contains_label(const Labels& labels, const std::string& label) {
   return std::find(labels.begin(), labels.end(), label) != labels.end();
 }

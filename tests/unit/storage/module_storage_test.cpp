@@ -23,6 +23,7 @@ using ferry::storage_test::compiled_fixture;
 using ferry::storage_test::error_of;
 using ferry::storage_test::has;
 using ferry::storage_test::quiet_run;
+using ferry::storage_test::run_result;
 using ferry::storage_test::ScopedEnv;
 using ferry::test::TempDir;
 using Labels = std::vector<std::string>;
@@ -47,12 +48,6 @@ class ModuleStorage : public ::testing::Test {
   ModuleStorage() : module_path_("FERRY_MODULE_PATH", installed_modules().c_str()) {}
   ScopedEnv module_path_;
 };
-
-Value run_result(const Flow& flow) {
-  ferry::RunResult r = flow.run(Value::object(), quiet_run());
-  EXPECT_TRUE(r.ok()) << r.message;
-  return r.result;
-}
 
 // A Module storage whose only flow is recorded under the empty name, so get_flow reaches
 // the reference's "no flow_name" rules (a Flow itself cannot have an empty name).

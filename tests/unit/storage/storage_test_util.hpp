@@ -1,6 +1,7 @@
 // Helpers shared by the storage tests (header only: tests/CMakeLists.txt globs .cpp files).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -151,6 +152,13 @@ inline RunOptions quiet_run() {
   RunOptions o;
   o.on_log = [](const LogRecord&) {};
   return o;
+}
+
+// Runs a parameterless flow quietly; a failed run fails the test (its result is returned).
+inline Value run_result(const Flow& flow) {
+  RunResult r = flow.run(Value::object(), quiet_run());
+  EXPECT_TRUE(r.ok()) << r.message;
+  return r.result;
 }
 
 }  // namespace ferry::storage_test
