@@ -4,7 +4,7 @@
 // The targets are reported, never asserted: the exit status only says whether every
 // benchmark ran (a flow that failed or a command that exited non-zero is an error).
 //
-//   ferry_bench [all | executor compile load freeze register storage agent latency ...]
+//   ferry_bench [all | executor compile load freeze register storage agent latency git ...]
 //                                                          (default: all)
 //   ferry_bench --once script|frozen|dlopen PATH      (helper: times one load, prints ns)
 //   ferry_bench --once storage DESCRIPTOR.json        (helper: deserializes a storage
@@ -12,18 +12,21 @@
 //
 // $FERRY_HOME must point at a scratch folder (bench/run.sh makes one); when it is unset this
 // program makes one under /tmp and removes it at the end, so ~/.ferry is never touched.
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -36,8 +39,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -83,7 +86,8 @@ double median(std::vector<double> v) {
 }
 
 // The spread of a set of samples (per `unit`), on stderr: min / median / max.
-void spread(const char* what, std::vector<double> v, double unit = 1, const char* unit_name = "ns") {
+void spread(const char* what, std::vector<double> v, double unit = 1,
+            const char* unit_name = "ns") {
   std::sort(v.begin(), v.end());
   std::fprintf(stderr, "[ferry_bench]     %s: min %.0f, median %.0f, max %.0f %s (%zu samples)\n",
                what, v.front() / unit, median(v) / unit, v.back() / unit, unit_name, v.size());
@@ -128,8 +132,7 @@ enum class Target { None, Ratio, Absolute };
 // but what it measured did not behave (a file written where none should be, a run that
 // did not succeed).
 void add_row(std::string name, double ferry_ns, double base_ns, std::string base_label,
-             Target target, double limit, std::string target_text = {},
-             std::string broken = {}) {
+             Target target, double limit, std::string target_text = {}, std::string broken = {}) {
   Row r;
   r.benchmark = std::move(name);
   r.ferry = fmt_time(ferry_ns);
@@ -828,8 +831,7 @@ class Child {
     args.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
@@ -974,12 +976,12 @@ void bench_register() {
   std::optional<ferry::backend::FlowVersion> after = latest();
   std::string broken;
   if (files_after != files_before) {
-    broken = "files under flows/ " + std::to_string(files_before) + " -> " +
-             std::to_string(files_after);
+    broken =
+        "files under flows/ " + std::to_string(files_before) + " -> " + std::to_string(files_after);
   }
   if (not_skipped) {
-    broken += (broken.empty() ? "" : "; ") + std::to_string(not_skipped) +
-              " not skipped (\"" + unexpected + "\")";
+    broken += (broken.empty() ? "" : "; ") + std::to_string(not_skipped) + " not skipped (\"" +
+              unexpected + "\")";
   }
   if (!after || after->version != before->version) {
     broken += (broken.empty() ? "" : "; ") + std::string("a new version was recorded");
@@ -994,8 +996,8 @@ void bench_register() {
   // changes each time, in a project of its own so the other benchmarks' flow is untouched.
   std::vector<double> changed;
   for (int i = 0; i < 5; ++i) {
-    Spawned s = spawn_ok({kFerry, "register", "--path", hello, "--project", "bench-register",
-                          "-l", "bench-" + std::to_string(i)},
+    Spawned s = spawn_ok({kFerry, "register", "--path", hello, "--project", "bench-register", "-l",
+                          "bench-" + std::to_string(i)},
                          Output::Capture);
     if (s.output.find("Registered flow 'hello'") == std::string::npos) {
       fail("ferry register with a new label did not register: " + s.output);
@@ -1064,10 +1066,10 @@ void bench_storage() {
   }
   spread("frozen get_flow (same process)", fz);
   spread("script get_flow (same process)", sc);
-  add_row("get_flow, frozen Local (same process, again)", median(fz), median(d_fz),
-          "dlopen again", Target::Absolute, 5e6, "< 5 ms");
-  add_row("get_flow, script Local (same process, again)", median(sc), median(d_sc),
-          "dlopen again", Target::Absolute, 10e6, "< 10 ms");
+  add_row("get_flow, frozen Local (same process, again)", median(fz), median(d_fz), "dlopen again",
+          Target::Absolute, 5e6, "< 5 ms");
+  add_row("get_flow, script Local (same process, again)", median(sc), median(d_sc), "dlopen again",
+          Target::Absolute, 10e6, "< 10 ms");
 
   // (b) A new process per sample, timed inside it: what an agent's run process pays.
   progress("  new process, first get_flow (timed inside the process)");
@@ -1080,10 +1082,10 @@ void bench_storage() {
   }
   spread("frozen get_flow (new process)", nfz);
   spread("script get_flow (new process)", nsc);
-  add_row("get_flow, frozen Local (new process, first call)", median(nfz), median(nd_fz),
-          "dlopen", Target::Absolute, 5e6, "< 5 ms");
-  add_row("get_flow, script Local (new process, warm cache)", median(nsc), median(nd_sc),
-          "dlopen", Target::Absolute, 10e6, "< 10 ms");
+  add_row("get_flow, frozen Local (new process, first call)", median(nfz), median(nd_fz), "dlopen",
+          Target::Absolute, 5e6, "< 5 ms");
+  add_row("get_flow, script Local (new process, warm cache)", median(nsc), median(nd_sc), "dlopen",
+          Target::Absolute, 10e6, "< 10 ms");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1131,7 +1133,8 @@ void bench_agent() {
            " queued runs of hello through a local agent against as many `ferry run --package`");
   spawn_ok({kFerry, "register", "--path", kHello.string()}, Output::Capture);
   auto backend = open_backend();
-  std::optional<ferry::backend::FlowVersion> version = backend->get_flow_version("default", "hello");
+  std::optional<ferry::backend::FlowVersion> version =
+      backend->get_flow_version("default", "hello");
   if (!version) fail("ferry register did not record flow 'hello'");
 
   // The baseline: the same flow, from the same stored package, without agent or backend.
@@ -1176,8 +1179,9 @@ void bench_agent() {
 constexpr int kLatencyRuns = 20;
 
 void bench_latency() {
-  progress("latency: Scheduled -> Running of `ferry run hello` with an idle agent "
-           "(--poll-interval 1: woken by inotify)");
+  progress(
+      "latency: Scheduled -> Running of `ferry run hello` with an idle agent "
+      "(--poll-interval 1: woken by inotify)");
   spawn_ok({kFerry, "register", "--path", kHello.string()}, Output::Capture);
   auto backend = open_backend();
   expect_no_scheduled_runs(*backend);
@@ -1257,12 +1261,163 @@ void bench_latency() {
   const double spawn50 = median(spawn_ns), spawn90 = percentile(spawn_ns, 0.9);
   add_text_row({"scheduled -> running, idle agent (median of " + n + ")", ms_cell(run50),
                 fmt_time(spawn50) + " (ferry --version)", fmt_ratio(run50 / spawn50), "< 100 ms",
-                !broken.empty() ? "NO: " + broken : run50 < 100e6 ? "yes" : "NO"});
+                !broken.empty() ? "NO: " + broken
+                : run50 < 100e6 ? "yes"
+                                : "NO"});
   add_text_row({"scheduled -> running, idle agent (p90 of " + n + ")", ms_cell(run90),
                 fmt_time(spawn90) + " (ferry --version p90)", fmt_ratio(run90 / spawn90), "-",
                 "-"});
   add_text_row({"scheduled -> claimed, idle agent (median of " + n + ")",
                 ms_cell(median(to_claimed)), "-", "-", "-", "-"});
+}
+
+// ---------------------------------------------------------------------------------------
+// Git storage: a cold get_flow (no cached checkout) from a repository with 50 MB of history
+// against `git clone --depth 1` of the same commit from the same git daemon, and a warm one
+// (the commit's checkout cached, so no network at all).
+
+// A git daemon on a free loopback port, stopped by its pid.
+class GitDaemon {
+ public:
+  explicit GitDaemon(const fs::path& base) {
+    int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      fail("no free port for git daemon");
+    port_ = ntohs(addr.sin_port);
+    ::close(sock);
+    std::vector<std::string> argv = {
+        "/usr/lib/git-core/git-daemon", "--listen=127.0.0.1", "--port=" + std::to_string(port_),
+        "--base-path=" + base.string(), "--export-all",       "--reuseaddr"};
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) fail(std::string("cannot start git daemon: ") + std::strerror(rc));
+    for (int i = 0; i < 200; ++i) {  // ready when the port accepts (well under a second)
+      int c = ::socket(AF_INET, SOCK_STREAM, 0);
+      addr.sin_port = htons(port_);
+      bool up = ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      ::close(c);
+      if (up) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    fail("git daemon did not start");
+  }
+  ~GitDaemon() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  std::string url(const std::string& repo) const {
+    return "git://127.0.0.1:" + std::to_string(port_) + "/" + repo;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+void bench_git() {
+  progress("git: cold and warm get_flow from a repository with 50 MB of history");
+  const fs::path dir = fresh_dir("git");
+  const fs::path work = dir / "work";
+  const std::string git = "/usr/bin/git";
+  auto in_work = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {git, "-C", work.string(), "-c", "user.name=bench", "-c",
+                               "user.email=bench@localhost"});
+    return spawn_ok(args, Output::Capture);
+  };
+  spawn_ok({git, "init", "-q", "-b", "main", work.string()}, Output::Capture);
+  // 50 MB of incompressible history that the flow's commit no longer holds.
+  {
+    std::ifstream random("/dev/urandom", std::ios::binary);
+    std::string chunk(1 << 20, '\0');
+    std::ofstream out(work / "data.bin", std::ios::binary);
+    for (int i = 0; i < 50; ++i) {
+      random.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    }
+  }
+  in_work({"add", "data.bin"});
+  in_work({"commit", "-q", "-m", "history"});
+  in_work({"rm", "-q", "data.bin"});
+  fs::create_directories(work / "flows");
+  fs::copy_file(kHello, work / "flows" / "hello.cpp");
+  in_work({"add", "flows/hello.cpp"});
+  in_work({"commit", "-q", "-m", "the flow"});
+  std::string sha = in_work({"rev-parse", "HEAD"}).output;
+  sha.erase(sha.find_last_not_of("\n") + 1);
+  spawn_ok({git, "clone", "-q", "--bare", work.string(), (dir / "flows.git").string()},
+           Output::Capture);
+  GitDaemon daemon(dir);
+  const std::string url = daemon.url("flows.git");
+  ::setenv("FERRY_BENCH_GIT_URL", url.c_str(), 1);
+
+  // The storage as registered: the default branch, resolved to a commit at every get_flow.
+  ferry::Flow flow = ferry::load_flow_from_source(kHello);  // warms the module cache
+  ferry::storage::GitOptions o;
+  o.flow_path = "flows/hello.cpp";
+  o.git_clone_url_secret_name = "FERRY_BENCH_GIT_URL";
+  ferry::storage::Git storage(o);
+  storage.add_flow(flow);
+  const ferry::Value branch_descriptor = storage.serialize();
+  o.commit = sha;
+  ferry::storage::Git pinned(o);
+  pinned.add_flow(flow);
+  const ferry::Value commit_descriptor = pinned.serialize();
+  const fs::path checkouts = g_home / "cache" / "git";
+  auto get_flow_ns = [&](const ferry::Value& descriptor) {
+    ferry::storage::Storage s = ferry::storage::Storage::deserialize(descriptor);
+    return time_ns([&] {
+      if (s.get_flow("hello").name() != "hello") fail("git get_flow loaded another flow");
+    });
+  };
+  get_flow_ns(branch_descriptor);  // compiles the source once, from its checkout path
+
+  // Baselines of the warm rows: a script flow in Local storage (the same compile cache, no
+  // repository) and one `git ls-remote` (what a branch costs when nothing else is fetched).
+  ferry::storage::LocalOptions local_options;
+  local_options.directory = (dir / "local").string();
+  local_options.path = kHello.string();
+  local_options.stored_as_script = true;
+  ferry::storage::Local local(local_options);
+  local.add_flow(flow);
+  const ferry::Value local_descriptor = local.serialize();
+
+  std::vector<double> cold, clone, warm_commit, warm_branch, local_script, ls_remote;
+  for (int i = 0; i < 7; ++i) {
+    fs::remove_all(checkouts);
+    cold.push_back(get_flow_ns(branch_descriptor));
+    const fs::path target = dir / ("clone-" + std::to_string(i));
+    clone.push_back(
+        spawn_ok({git, "clone", "-q", "--depth", "1", "--no-tags", url, target.string()},
+                 Output::Capture)
+            .ns);
+    fs::remove_all(target);
+  }
+  for (int i = 0; i < 21; ++i) {
+    warm_commit.push_back(get_flow_ns(commit_descriptor));
+    warm_branch.push_back(get_flow_ns(branch_descriptor));
+    local_script.push_back(storage_get_flow_ns(local_descriptor));
+    ls_remote.push_back(spawn_ok({git, "ls-remote", url, "HEAD"}, Output::Capture).ns);
+  }
+  add_row("git: cold get_flow, 50 MB history (ls-remote + shallow fetch + checkout)", median(cold),
+          median(clone), "git clone --depth 1", Target::Ratio, 1.2);
+  add_row("git: warm get_flow, commit pinned and cached (no network)", median(warm_commit),
+          median(local_script), "Local script get_flow", Target::Absolute, 10e6, "< 10 ms");
+  add_row("git: warm get_flow, branch (ls-remote + cached checkout)", median(warm_branch),
+          median(ls_remote), "git ls-remote", Target::None, 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1326,13 +1481,13 @@ int main(int argc, char** argv) {
     std::vector<std::string> parts;
     for (int i = 1; i < argc; ++i) parts.push_back(argv[i]);
     if (parts.empty()) parts.push_back("all");
-    const std::vector<std::string> known = {"all",      "executor", "compile", "load",   "freeze",
-                                            "register", "storage",  "agent",   "latency"};
+    const std::vector<std::string> known = {"all",      "executor", "compile", "load",    "freeze",
+                                            "register", "storage",  "agent",   "latency", "git"};
     for (const std::string& p : parts) {
       if (std::find(known.begin(), known.end(), p) == known.end()) {
         std::fprintf(stderr,
                      "usage: ferry_bench [all | executor compile load freeze register storage "
-                     "agent latency ...]\n");
+                     "agent latency git ...]\n");
         return 2;
       }
     }
@@ -1360,6 +1515,7 @@ int main(int argc, char** argv) {
     if (wanted("storage")) bench_storage();
     if (wanted("agent")) bench_agent();
     if (wanted("latency")) bench_latency();
+    if (wanted("git")) bench_git();
 
     std::printf("\n%s\n\n", machine_line().c_str());
     print_table();
