@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <random>
 
 #include "core/files.hpp"
 #include "ferry/codec.hpp"
@@ -38,8 +37,8 @@ std::optional<std::string> read_store(const fs::path& file) {
   if (::fstat(fd, &st) != 0) {
     int err = errno;
     ::close(fd);
-    throw ValueError("Cannot read the secret store '" + file.string() + "': " +
-                     std::strerror(err) + ".");
+    throw ValueError("Cannot read the secret store '" + file.string() + "': " + std::strerror(err) +
+                     ".");
   }
   if ((st.st_mode & 077) != 0) {
     ::close(fd);
@@ -69,19 +68,12 @@ std::map<std::string, std::string> parse_store(const fs::path& file, const std::
   return out;
 }
 
-[[noreturn]] void write_failed(const fs::path& file, int err, const fs::path& tmp) {
-  if (!tmp.empty()) ::unlink(tmp.c_str());
-  throw Error("Cannot write the secret store '" + file.string() + "': " + std::strerror(err) +
-              ".");
-}
-
 }  // namespace
 
 void check_secret_name(const std::string& name) {
   bool ok = !name.empty();
   for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
       ok = false;
     }
   }
@@ -134,45 +126,14 @@ bool SecretStore::remove(const std::string& name) {
   return true;
 }
 
-// Under the lock: a new file created 0600 with O_EXCL (it never exists with wider
-// permissions), written, fsynced, renamed over the store; then the folder is fsynced.
+// Under the lock: written atomically to a new file created 0600 (it never exists with wider
+// permissions) and renamed over the store; then the folder is fsynced so the rename lasts.
 void SecretStore::save(const std::map<std::string, std::string>& secrets) const {
-  if (file_.has_parent_path()) fs::create_directories(file_.parent_path());
   Value doc = Value::object();
   for (const auto& [name, value] : secrets) doc[name] = value;
-  std::string bytes = doc.dump(2) + "\n";
-
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  fs::path tmp = file_;
-  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rng() % 1000000000);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) write_failed(file_, errno, {});
-  // The umask can only remove bits; make sure the owner can read and write it.
-  if (::fchmod(fd, 0600) != 0) {
-    int err = errno;
-    ::close(fd);
-    write_failed(file_, err, tmp);
-  }
-  const char* p = bytes.data();
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      write_failed(file_, err, tmp);
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    write_failed(file_, err, tmp);
-  }
-  if (::close(fd) != 0) write_failed(file_, errno, tmp);
-  if (::rename(tmp.c_str(), file_.c_str()) != 0) write_failed(file_, errno, tmp);
+  detail::write_file_atomic(file_, doc.dump(2) + "\n", 0600);
+  // The umask can only remove bits: make sure the owner can still read and write it.
+  fs::permissions(file_, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
   fs::path dir = file_.has_parent_path() ? file_.parent_path() : fs::path(".");
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
