@@ -1,7 +1,5 @@
 #include "net/http_client.hpp"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -9,15 +7,11 @@
 #include <thread>
 
 #include "core/text.hpp"
+#include "net/curl_api.hpp"
 
 namespace ferry::net {
 
 namespace {
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 using detail::iequals;
 using detail::trim;
@@ -63,8 +57,9 @@ struct Attempt {
 };
 
 Attempt attempt_once(const Request& req) {
+  const CurlApi& api = curl_api();
   Attempt a;
-  CURL* curl = curl_easy_init();
+  CURL* curl = api.easy_init();
   if (!curl) {
     a.code = CURLE_FAILED_INIT;
     return a;
@@ -75,47 +70,47 @@ Attempt attempt_once(const Request& req) {
   for (const auto& [name, value] : req.headers) {
     if (iequals(name, "Content-Type")) has_content_type = true;
     std::string line = value.empty() ? name + ";" : name + ": " + value;
-    headers = curl_slist_append(headers, line.c_str());
+    headers = api.slist_append(headers, line.c_str());
   }
   // libcurl would add these on its own; a plain client sends neither.
-  if (!has_content_type) headers = curl_slist_append(headers, "Content-Type:");
-  headers = curl_slist_append(headers, "Expect:");
+  if (!has_content_type) headers = api.slist_append(headers, "Content-Type:");
+  headers = api.slist_append(headers, "Expect:");
 
   Capture capture{&a.response};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &capture);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &capture);
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+  api.easy_setopt(curl, CURLOPT_URL, url.c_str());
+  api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  api.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  api.easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  api.easy_setopt(curl, CURLOPT_WRITEDATA, &capture);
+  api.easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  api.easy_setopt(curl, CURLOPT_HEADERDATA, &capture);
+  api.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
+  api.easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
   // Redirects keep the method (as requests does for 307/308), and never go to other
   // protocols than http(s).
-  curl_easy_setopt(curl, CURLOPT_POSTREDIR, long(CURL_REDIR_POST_ALL));
+  api.easy_setopt(curl, CURLOPT_POSTREDIR, long(CURL_REDIR_POST_ALL));
 #if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  api.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #endif
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, req.verify_tls ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, req.verify_tls ? 2L : 0L);
+  api.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, req.verify_tls ? 1L : 0L);
+  api.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, req.verify_tls ? 2L : 0L);
   if (req.timeout_seconds > 0) {
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, long(req.timeout_seconds * 1000));
+    api.easy_setopt(curl, CURLOPT_TIMEOUT_MS, long(req.timeout_seconds * 1000));
   }
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+  api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
   if (req.send_body || req.method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.data());
+    api.easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
+    api.easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.data());
   } else {
-    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    api.easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   }
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  api.easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
 
-  a.code = curl_easy_perform(curl);
-  if (a.code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.response.status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
+  a.code = api.easy_perform(curl);
+  if (a.code == CURLE_OK) api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.response.status);
+  api.slist_free_all(headers);
+  api.easy_cleanup(curl);
   return a;
 }
 
@@ -141,7 +136,7 @@ std::string Response::header(std::string_view name) const {
 }
 
 Response send(const Request& request) {
-  global_init();
+  curl_api();  // loads libcurl (or says why it cannot) before the first attempt
   std::chrono::milliseconds wait = request.backoff;
   for (int attempt = 1;; ++attempt) {
     Attempt a = attempt_once(request);
@@ -155,7 +150,7 @@ Response send(const Request& request) {
         // curl's own text names the host and the failure, never userinfo or headers.
         throw HttpError(request.method + " " + display(request) + " failed after " +
                             std::to_string(attempt) + (attempt == 1 ? " attempt" : " attempts") +
-                            ": " + curl_easy_strerror(a.code),
+                            ": " + curl_api().easy_strerror(a.code),
                         0);
       }
       std::this_thread::sleep_for(wait);
@@ -216,19 +211,32 @@ std::string url_with_params(std::string_view url, const Fields& params) {
 
 std::string_view reason_phrase(long status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
   }
 }
 
