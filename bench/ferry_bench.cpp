@@ -1412,7 +1412,7 @@ void bench_git() {
     local_script.push_back(storage_get_flow_ns(local_descriptor));
     ls_remote.push_back(spawn_ok({git, "ls-remote", url, "HEAD"}, Output::Capture).ns);
   }
-  add_row("git: cold get_flow, 50 MB history (ls-remote + shallow fetch + checkout)", median(cold),
+  add_row("git: cold get_flow, 50 MB history (one shallow clone, nothing cached)", median(cold),
           median(clone), "git clone --depth 1", Target::Ratio, 1.2);
   add_row("git: warm get_flow, commit pinned and cached (no network)", median(warm_commit),
           median(local_script), "Local script get_flow", Target::Absolute, 10e6, "< 10 ms");

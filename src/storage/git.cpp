@@ -154,34 +154,47 @@ class GitImpl : public StorageImpl {
     }
 
     // A branch or tag is resolved now, so the run records the commit it really ran.
-    std::string commit;
+    std::string used;
     bool offline = false;
-    if (ref.kind == GitRefSpec::Kind::Commit) {
-      commit = ref.name;
+    git_detail::CheckoutLease lease;
+    auto fetch_ref = [&](const fs::path& dir) {
+      return git_detail::fetch_ref(remote, ref, o_.clone_depth, sparse_dir, dir);
+    };
+    if (ref.kind != GitRefSpec::Kind::Commit && !cache.has_any_checkout()) {
+      // Nothing of this repository is cached, so a resolved commit could not be reused:
+      // fetch the ref itself and take the commit it brought (one round trip, not two).
+      lease = cache.checkout_new(sparse_dir, fetch_ref, &used);
+      cache.remember_ref(ref.ref_name(), used);
     } else {
-      try {
-        commit = git_detail::resolve_ref(remote, ref);
-        cache.remember_ref(ref.ref_name(), commit);
-      } catch (const GitError& e) {
-        // Unreachable server: the commit this ref had last time, if it is still cached.
-        std::optional<std::string> last = cache.recalled_ref(ref.ref_name());
-        if (e.kind() != GitErrorKind::Transient || !last || !cache.has_checkout(*last, sparse_dir))
-          throw;
-        std::fprintf(stderr,
-                     "Warning: Git storage could not reach '%s' to resolve %s; using commit %s, "
-                     "which it resolved to last time and which is cached on this machine.\n",
-                     remote.display.c_str(), ref.describe().c_str(), last->c_str());
-        commit = *last;
-        offline = true;
+      std::string commit;
+      if (ref.kind == GitRefSpec::Kind::Commit) {
+        commit = ref.name;
+      } else {
+        try {
+          commit = git_detail::resolve_ref(remote, ref);
+          cache.remember_ref(ref.ref_name(), commit);
+        } catch (const GitError& e) {
+          // Unreachable server: the commit this ref had last time, if it is still cached.
+          std::optional<std::string> last = cache.recalled_ref(ref.ref_name());
+          if (e.kind() != GitErrorKind::Transient || !last ||
+              !cache.has_checkout(*last, sparse_dir))
+            throw;
+          std::fprintf(stderr,
+                       "Warning: Git storage could not reach '%s' to resolve %s; using commit "
+                       "%s, which it resolved to last time and which is cached on this "
+                       "machine.\n",
+                       remote.display.c_str(), ref.describe().c_str(), last->c_str());
+          commit = *last;
+          offline = true;
+        }
       }
+      lease = cache.checkout(
+          commit, sparse_dir,
+          [&](const fs::path& dir) {
+            return git_detail::fetch_commit(remote, commit, ref, o_.clone_depth, sparse_dir, dir);
+          },
+          &used);
     }
-    std::string used = commit;
-    git_detail::CheckoutLease lease = cache.checkout(
-        commit, sparse_dir,
-        [&](const fs::path& dir) {
-          return git_detail::fetch_commit(remote, commit, ref, o_.clone_depth, sparse_dir, dir);
-        },
-        &used);
     git_detail::GitCache::collect(
         root, static_cast<std::size_t>(config::get_number("git", "cache_max_checkouts", 20)));
 

@@ -149,6 +149,39 @@ CheckoutLease GitCache::checkout(const std::string& commit, const std::string& s
     lease = CheckoutLease(other, hold_in_use(other));
     dir = other;
   }
+  store(tmp, dir);
+  return lease;
+}
+
+bool GitCache::has_any_checkout() const {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(repo_dir_, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    if (it->is_directory() && it->path().filename().string()[0] != '.') return true;
+  }
+  return false;
+}
+
+CheckoutLease GitCache::checkout_new(const std::string& sparse_dir, const Fill& fill,
+                                     std::string* commit_out) const {
+  fs::path tmp = temp_name(repo_dir_, "new");
+  fs::create_directories(tmp);
+  std::string commit;
+  try {
+    commit = fill(tmp);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  if (commit_out) *commit_out = commit;
+  fs::path dir = repo_dir_ / entry_name(commit, sparse_dir);
+  CheckoutLease lease(dir, hold_in_use(dir));
+  store(tmp, dir);
+  return lease;
+}
+
+void GitCache::store(const fs::path& tmp, const fs::path& dir) const {
   std::error_code ec;
   fs::rename(tmp, dir, ec);
   if (ec) {
@@ -156,7 +189,6 @@ CheckoutLease GitCache::checkout(const std::string& commit, const std::string& s
     if (!is_dir(dir)) throw Error("Cannot store the git checkout at '" + dir.string() + "'.");
   }
   touch(dir);
-  return lease;
 }
 
 void GitCache::collect(const fs::path& root, std::size_t keep) {

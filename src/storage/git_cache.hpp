@@ -49,12 +49,23 @@ class GitCache {
   CheckoutLease checkout(const std::string& commit, const std::string& sparse_dir, const Fill& fill,
                          std::string* commit_out = nullptr) const;
 
+  // Whether any checkout of this repository is cached.
+  bool has_any_checkout() const;
+
+  // A checkout of a commit not known yet: `fill` fetches into an empty temporary folder and
+  // returns the commit it checked out, under which the checkout is stored (or, when another
+  // process stored that commit first, the existing one is used). `commit_out` receives it.
+  CheckoutLease checkout_new(const std::string& sparse_dir, const Fill& fill,
+                             std::string* commit_out) const;
+
   // Removes least recently used checkouts beyond `keep` that are not in use, and temporary
   // folders older than an hour, across every repository under root.
   static void collect(const std::filesystem::path& root, std::size_t keep);
 
  private:
   std::string entry_name(const std::string& commit, const std::string& sparse_dir) const;
+  // Moves a filled temporary folder to its entry (dropping it if the entry exists already).
+  void store(const std::filesystem::path& tmp, const std::filesystem::path& dir) const;
   std::filesystem::path root_;
   std::filesystem::path repo_dir_;
 };

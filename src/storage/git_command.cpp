@@ -101,11 +101,13 @@ GitCommand make_git_command(const GitRemote& remote, std::vector<std::string> ar
 
 GitOutput run_git(const GitCommand& command, std::chrono::milliseconds timeout) {
   // The environment: ours, without inherited GIT_* (a hook's GIT_DIR, someone's
-  // GIT_ASKPASS or GIT_TRACE_CURL) or SSH_ASKPASS, plus the command's entries.
+  // GIT_ASKPASS or GIT_TRACE_CURL) or SSH_ASKPASS, plus the command's entries. The machine's
+  // TLS settings (GIT_SSL_CAINFO for a private CA, ...) and GIT_CONFIG_GLOBAL stay.
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string_view entry(*e);
-    if (entry.rfind("GIT_", 0) == 0 || entry.rfind("SSH_ASKPASS=", 0) == 0) continue;
+    bool kept = entry.rfind("GIT_SSL_", 0) == 0 || entry.rfind("GIT_CONFIG_GLOBAL=", 0) == 0;
+    if (!kept && (entry.rfind("GIT_", 0) == 0 || entry.rfind("SSH_ASKPASS=", 0) == 0)) continue;
     env.emplace_back(entry);
   }
   for (const std::string& e : command.env) env.push_back(e);
@@ -191,6 +193,11 @@ GitErrorKind classify_git_failure(std::string_view stderr_text) {
   if (contains(t, "host key verification failed") ||
       contains(t, "remote host identification has changed") || contains(t, "no matching host key"))
     return GitErrorKind::HostKey;
+  if (contains(t, "ssl certificate problem") ||
+      contains(t, "server certificate verification failed") ||
+      contains(t, "unable to get local issuer certificate") ||
+      contains(t, "certificate verify failed") || contains(t, "no alternative certificate subject"))
+    return GitErrorKind::Tls;
   if (contains(t, "requested url returned error: 401") ||
       contains(t, "requested url returned error: 403") || contains(t, "authentication failed") ||
       contains(t, "could not read username") || contains(t, "could not read password") ||
@@ -204,8 +211,9 @@ GitErrorKind classify_git_failure(std::string_view stderr_text) {
       contains(t, "not found: did you run git update-server-info"))
     return GitErrorKind::NotFound;
   if (contains(t, "couldn't find remote ref") || contains(t, "not our ref") ||
-      contains(t, "no such remote ref") || contains(t, "unadvertised object") ||
-      contains(t, "bad object") || contains(t, "invalid refspec"))
+      contains(t, "not found in upstream") || contains(t, "no such remote ref") ||
+      contains(t, "unadvertised object") || contains(t, "bad object") ||
+      contains(t, "invalid refspec"))
     return GitErrorKind::BadRef;
   static const std::regex server_error("requested url returned error: 5[0-9][0-9]");
   if (std::regex_search(t, server_error) || contains(t, "connection refused") ||

@@ -33,6 +33,10 @@ std::string explain(GitErrorKind kind) {
       return "the server's ssh host key is unknown or does not match known_hosts (host keys are "
              "always checked): add the host's key to ~/.ssh/known_hosts or to "
              "ssh_options.known_hosts_file";
+    case GitErrorKind::Tls:
+      return "the server's TLS certificate is not trusted: for a private CA, point git at it "
+             "on the agent's machine (GIT_SSL_CAINFO=/path/ca.pem in the agent's environment, "
+             "or `git config --global http.sslCAInfo /path/ca.pem`)";
     case GitErrorKind::NotFound:
       return "the repository does not exist, or these credentials cannot see it";
     case GitErrorKind::BadRef:
@@ -148,17 +152,42 @@ std::string resolve_ref(const GitRemote& remote, const GitRefSpec& ref) {
   return found;
 }
 
-std::string fetch_commit(const GitRemote& remote, const std::string& commit, const GitRefSpec& ref,
-                         int depth, const std::string& sparse_dir, const fs::path& dir) {
+namespace {
+
+// An empty repository in dir, set up for a sparse checkout of sparse_dir when not empty.
+void init_checkout_dir(const GitRemote& remote, const std::string& sparse_dir,
+                       const fs::path& dir) {
   run_local(remote, {"-C", dir.string(), "init", "-q"});
   if (!sparse_dir.empty()) {
     run_local(remote, {"-C", dir.string(), "config", "core.sparseCheckout", "true"});
     run_local(remote, {"-C", dir.string(), "config", "core.sparseCheckoutCone", "true"});
     detail::write_file_atomic(dir / ".git" / "info" / "sparse-checkout", cone_patterns(sparse_dir));
   }
+}
+
+std::vector<std::string> fetch_args(const GitRemote& remote, int depth, const fs::path& dir) {
   std::vector<std::string> fetch = {"-C", dir.string(), "fetch", "-q", "--no-tags"};
   if (depth > 0) fetch.push_back("--depth=" + std::to_string(depth));
   fetch.push_back(remote.url);
+  return fetch;
+}
+
+std::string fetched_head(const GitRemote& remote, const fs::path& dir) {
+  return trimmed(run_local(remote, {"-C", dir.string(), "rev-parse", "FETCH_HEAD^{commit}"}).out);
+}
+
+void check_out(const GitRemote& remote, const fs::path& dir, const std::string& commit) {
+  run_local(remote, {"-C", dir.string(), "checkout", "-q", "--detach", commit});
+  // The checkout is all a run needs; the objects would only take space.
+  fs::remove_all(dir / ".git");
+}
+
+}  // namespace
+
+std::string fetch_commit(const GitRemote& remote, const std::string& commit, const GitRefSpec& ref,
+                         int depth, const std::string& sparse_dir, const fs::path& dir) {
+  init_checkout_dir(remote, sparse_dir, dir);
+  std::vector<std::string> fetch = fetch_args(remote, depth, dir);
   std::string actual = commit;
   try {
     std::vector<std::string> args = fetch;
@@ -186,14 +215,55 @@ std::string fetch_commit(const GitRemote& remote, const std::string& commit, con
     } else {
       args.push_back(ref.ref_name());
       run_remote(remote, ref, "fetch", args);
-      actual =
-          trimmed(run_local(remote, {"-C", dir.string(), "rev-parse", "FETCH_HEAD^{commit}"}).out);
+      actual = fetched_head(remote, dir);
     }
   }
-  run_local(remote, {"-C", dir.string(), "checkout", "-q", "--detach", actual});
-  // The checkout is all a run needs; the objects would only take space.
-  fs::remove_all(dir / ".git");
+  check_out(remote, dir, actual);
   return actual;
+}
+
+namespace {
+
+// The commit a fresh clone's HEAD is at: detached (a tag) or a branch, loose or packed.
+std::string cloned_head(const fs::path& git_dir) {
+  std::string head = trimmed(detail::read_file(git_dir / "HEAD"));
+  if (head.rfind("ref: ", 0) != 0) return head;
+  std::string ref = head.substr(5);
+  std::error_code ec;
+  if (fs::is_regular_file(git_dir / ref, ec)) return trimmed(detail::read_file(git_dir / ref));
+  std::istringstream packed(detail::read_file(git_dir / "packed-refs"));
+  for (std::string line; std::getline(packed, line);) {
+    if (line.size() > 41 && line.compare(41, std::string::npos, ref) == 0)
+      return line.substr(0, 40);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string fetch_ref(const GitRemote& remote, const GitRefSpec& ref, int depth,
+                      const std::string& sparse_dir, const fs::path& dir) {
+  if (sparse_dir.empty()) {
+    // One `git clone`: the least a cold fetch can cost (no init, fetch and checkout apart).
+    std::vector<std::string> args = {"clone", "-q", "--no-tags"};
+    if (depth > 0) args.push_back("--depth=" + std::to_string(depth));
+    if (ref.kind != GitRefSpec::Kind::Default) args.push_back("--branch=" + ref.name);
+    args.push_back(remote.url);
+    args.push_back(dir.string());
+    run_remote(remote, ref, "fetch", args);
+    std::string commit = cloned_head(dir / ".git");
+    if (commit.size() != 40)
+      commit = trimmed(run_local(remote, {"-C", dir.string(), "rev-parse", "HEAD"}).out);
+    fs::remove_all(dir / ".git");
+    return commit;
+  }
+  init_checkout_dir(remote, sparse_dir, dir);
+  std::vector<std::string> args = fetch_args(remote, depth, dir);
+  args.push_back(ref.ref_name());
+  run_remote(remote, ref, "fetch", args);
+  std::string commit = fetched_head(remote, dir);  // a tag is peeled to its commit
+  check_out(remote, dir, commit);
+  return commit;
 }
 
 }  // namespace ferry::storage::git_detail

@@ -31,4 +31,11 @@ std::string fetch_commit(const GitRemote& remote, const std::string& commit, con
                          int depth, const std::string& sparse_dir,
                          const std::filesystem::path& dir);
 
+// Fetches what `ref` (a branch, a tag or the default branch) points at now into the empty
+// folder `dir` and checks it out, as fetch_commit does; returns that commit. One request to
+// the server instead of resolve_ref's plus fetch_commit's: for a repository with nothing
+// cached, where the resolved commit could not be found locally anyway.
+std::string fetch_ref(const GitRemote& remote, const GitRefSpec& ref, int depth,
+                      const std::string& sparse_dir, const std::filesystem::path& dir);
+
 }  // namespace ferry::storage::git_detail

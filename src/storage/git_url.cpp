@@ -81,7 +81,6 @@ bool is_ssh_url(std::string_view url) {
          url.substr(0, colon).find('/') == std::string_view::npos;
 }
 
-
 std::string shell_quote(std::string_view text) {
   std::string out = "'";
   for (char c : text) {

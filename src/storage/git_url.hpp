@@ -31,7 +31,6 @@ bool is_http_url(std::string_view url);
 // ssh://... or scp-style user@host:path.
 bool is_ssh_url(std::string_view url);
 
-
 // Wraps text in single quotes for the shell that runs GIT_SSH_COMMAND.
 std::string shell_quote(std::string_view text);
 

@@ -17,18 +17,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 std::string user_name() {
   passwd* pw = ::getpwuid(::geteuid());
   return pw ? pw->pw_name : "root";
@@ -51,22 +39,6 @@ std::string run_git_or_throw(const std::vector<std::string>& args, const fs::pat
     throw std::runtime_error("git" + joined + " failed: " + r.out + r.err);
   }
   return r.out;
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 TestRepo::TestRepo(const fs::path& root, const std::string& name)
@@ -106,7 +78,7 @@ void TestRepo::tag(const std::string& name, const std::string& commit, bool anno
 void ServerProcess::start(const std::vector<std::string>& argv) {
   pid_ = spawn_process(argv, {}, dir_.path() / "server.out", dir_.path() / "server.err");
   auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (!port_open(port_)) {
+  while (!port_accepts(port_)) {
     if (wait_for_exit(pid_, 0ms)) {
       pid_ = -1;
       throw std::runtime_error(argv[0] + " exited at start: " + log());
@@ -142,9 +114,55 @@ std::string GitDaemon::url(const std::string& repo) const {
   return "git://127.0.0.1:" + std::to_string(port_) + "/" + repo;
 }
 
-GitHttpServer::GitHttpServer(fs::path base, const std::string& user, const std::string& password) {
+namespace {
+
+void run_openssl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"openssl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = run_command(argv, {}, 60s);
+  if (r.exit_code != 0) throw std::runtime_error("openssl failed: " + r.err);
+}
+
+// A CA (ca.pem) and a certificate it signed for IP 127.0.0.1 (server.pem, server.key).
+void make_test_certificates(const fs::path& d) {
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                       "-nodes"};
+  std::vector<std::string> ca = {"req",     "-x509",
+                                 "-days",   "2",
+                                 "-subj",   "/CN=ferry test CA",
+                                 "-keyout", (d / "ca.key").string(),
+                                 "-out",    (d / "ca.pem").string()};
+  ca.insert(ca.begin() + 2, ec.begin(), ec.end());
+  run_openssl(ca);
+  std::vector<std::string> csr = {"req",
+                                  "-subj",
+                                  "/CN=127.0.0.1",
+                                  "-keyout",
+                                  (d / "server.key").string(),
+                                  "-out",
+                                  (d / "server.csr").string()};
+  csr.insert(csr.begin() + 1, ec.begin(), ec.end());
+  run_openssl(csr);
+  write_text(d / "san.cnf", "subjectAltName=IP:127.0.0.1\n");
+  run_openssl({"x509", "-req", "-days", "2", "-in", (d / "server.csr").string(), "-CA",
+               (d / "ca.pem").string(), "-CAkey", (d / "ca.key").string(), "-CAcreateserial",
+               "-extfile", (d / "san.cnf").string(), "-out", (d / "server.pem").string()});
+}
+
+}  // namespace
+
+GitHttpServer::GitHttpServer(fs::path base, const std::string& user, const std::string& password,
+                             bool tls)
+    : tls_(tls) {
   port_ = free_port();
   fs::path d = dir_.path();
+  std::string tls_conf;
+  if (tls) {
+    make_test_certificates(d);
+    tls_conf = "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\nssl.pemfile = \"" +
+               (d / "server.pem").string() + "\"\nssl.privkey = \"" + (d / "server.key").string() +
+               "\"\n";
+  }
   write_text(d / "users", user + ":" + password + "\n");
   fs::create_directories(d / "www");
   write_text(d / "lighttpd.conf",
@@ -175,12 +193,13 @@ GitHttpServer::GitHttpServer(fs::path base, const std::string& user, const std::
                  "\"\n"
                  "  auth.require = (\"/\" => (\"method\" => \"basic\", \"realm\" => \"git\", "
                  "\"require\" => \"valid-user\"))\n"
-                 "}\n");
+                 "}\n" +
+                 tls_conf);
   start({"/usr/sbin/lighttpd", "-D", "-f", (d / "lighttpd.conf").string()});
 }
 
 std::string GitHttpServer::host() const {
-  return "http://127.0.0.1:" + std::to_string(port_) + "/git";
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/git";
 }
 
 std::string GitHttpServer::url(const std::string& repo) const { return host() + "/" + repo; }

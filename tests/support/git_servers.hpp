@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/ports.hpp"
 #include "support/test_support.hpp"
 
 namespace ferry::test {
@@ -19,7 +20,6 @@ std::string run_git_or_throw(const std::vector<std::string>& args,
                              const std::filesystem::path& cwd);
 
 // A free TCP port on 127.0.0.1 (bound and released: good enough for tests).
-int free_port();
 
 // A bare repository <root>/<name>.git and a working clone to commit from.
 class TestRepo {
@@ -74,10 +74,16 @@ class GitDaemon : public ServerProcess {
 // lighttpd serving git http-backend at /git/<repo>, with basic auth for user:password.
 class GitHttpServer : public ServerProcess {
  public:
-  GitHttpServer(std::filesystem::path base, const std::string& user, const std::string& password);
-  std::string url(const std::string& repo) const;  // http://127.0.0.1:P/git/<repo>
-  std::string host() const;                        // http://127.0.0.1:P/git
+  // tls: HTTPS with a certificate for 127.0.0.1 from a test CA made here (ca_file()).
+  GitHttpServer(std::filesystem::path base, const std::string& user, const std::string& password,
+                bool tls = false);
+  std::string url(const std::string& repo) const;  // http(s)://127.0.0.1:P/git/<repo>
+  std::string host() const;                        // http(s)://127.0.0.1:P/git
+  std::filesystem::path ca_file() const { return dir_.path() / "ca.pem"; }
   std::string access_log() const;
+
+ private:
+  bool tls_ = false;
 };
 
 // sshd letting the test's client key log in as the current user; repositories are

@@ -13,42 +13,13 @@
 #include <thread>
 #include <utility>
 
+#include "support/ports.hpp"
+
 namespace ferry::test {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// A port the kernel considers free right now. nginx binds it a moment later, so another
-// process may take it meanwhile: the constructor retries with a new port when nginx exits.
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot find a free port on 127.0.0.1");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
 
 // Every path nginx would otherwise take from its compiled-in defaults (/var/log/nginx,
 // /var/lib/nginx, /run/nginx.pid) is set here, so it needs nothing outside `dir`.
@@ -122,7 +93,7 @@ bool NginxServer::start_on(int port) {
       pid_ = -1;  // reaped: never signal this PID again
       return false;
     }
-    if (accepts(port)) {
+    if (port_accepts(port)) {
       port_ = port;
       return true;
     }

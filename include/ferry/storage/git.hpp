@@ -44,7 +44,8 @@ struct GitOptions {
 
 // Why fetching from a repository failed. Transient failures (refused or reset connections,
 // 5xx answers, timeouts) were already retried when a GitError says so.
-enum class GitErrorKind { Transient, Auth, HostKey, NotFound, BadRef, MissingFile, Other };
+// Tls: the server's certificate is not trusted (or names another host).
+enum class GitErrorKind { Transient, Auth, HostKey, Tls, NotFound, BadRef, MissingFile, Other };
 
 // A fetch that failed: the message names the repository (without credentials) and the ref,
 // and never holds a token.

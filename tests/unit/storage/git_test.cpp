@@ -326,6 +326,8 @@ TEST(GitCommand, FailuresAreClassified) {
       K::NotFound);
   EXPECT_EQ(gd::classify_git_failure("fatal: repository 'http://h/x/' not found"), K::NotFound);
   EXPECT_EQ(gd::classify_git_failure("fatal: couldn't find remote ref refs/heads/nope"), K::BadRef);
+  EXPECT_EQ(gd::classify_git_failure("fatal: Remote branch nope not found in upstream origin"),
+            K::BadRef);
   EXPECT_EQ(gd::classify_git_failure("fatal: remote error: upload-pack: not our ref 0123"),
             K::BadRef);
   EXPECT_EQ(gd::classify_git_failure("fatal: something else"), K::Other);
@@ -426,8 +428,9 @@ TEST_F(GitStorageTest, HttpWithBasicAuthTokenFromAnEnvironmentSecret) {
   EXPECT_EQ(git.impl()->fetched_pin("git-hello")["commit"], sha);
   EXPECT_EQ(git.impl()->fetched_pin("git-hello")["repo"], http.url("flows.git"));
   std::string argv = read_text(argv_log);
-  EXPECT_TRUE(has(argv, "ls-remote " + http.url("flows.git"))) << argv;
-  EXPECT_TRUE(has(argv, "fetch")) << argv;
+  // Nothing cached yet: one shallow clone of the default branch, without an ls-remote first.
+  EXPECT_TRUE(has(argv, "clone -q --no-tags --depth=1 " + http.url("flows.git"))) << argv;
+  EXPECT_FALSE(has(argv, "ls-remote")) << argv;
   EXPECT_FALSE(has(argv, kToken)) << argv;
   EXPECT_FALSE(has(argv, ferry::detail::base64_encode(std::string("org:") + kToken))) << argv;
   EXPECT_FALSE(has(git.serialize().dump(), kToken));
@@ -450,6 +453,38 @@ TEST_F(GitStorageTest, HttpWithBasicAuthTokenFromAnEnvironmentSecret) {
     EXPECT_TRUE(has(e.what(), http.url("flows.git"))) << e.what();
     EXPECT_FALSE(has(e.what(), "wrong-token-123456")) << e.what();
   }
+}
+
+TEST_F(GitStorageTest, HttpsWithAPrivateCaTrustedThroughGitSslCainfo) {
+  TestRepo repo(srv_.path(), "flows");
+  std::string sha = commit_fixture(repo);
+  GitHttpServer https(srv_.path(), "org", kToken, /*tls=*/true);
+  ScopedEnv token("FERRY_TEST_GIT_TOKEN", kToken);
+  GitOptions o{.flow_path = "flows/flow.cpp",
+               .repo = "flows",
+               .repo_host = https.host(),
+               .git_token_secret_name = "FERRY_TEST_GIT_TOKEN",
+               .git_token_username = "org"};
+  ASSERT_EQ(https.host().rfind("https://", 0), 0u);
+
+  // The CA is not trusted yet: one clear TLS error, no token, no retries needed to say so.
+  Git untrusted(o);
+  untrusted.add_flow(ferry::Flow("git-hello"));
+  try {
+    untrusted.get_flow("git-hello");
+    FAIL() << "an untrusted certificate was accepted";
+  } catch (const GitError& e) {
+    EXPECT_EQ(e.kind(), GitErrorKind::Tls) << e.what();
+    EXPECT_TRUE(has(e.what(), "GIT_SSL_CAINFO")) << e.what();
+    EXPECT_TRUE(has(e.what(), https.url("flows.git"))) << e.what();
+    EXPECT_FALSE(has(e.what(), kToken)) << e.what();
+  }
+
+  ScopedEnv ca("GIT_SSL_CAINFO", https.ca_file().c_str());
+  Git trusted(o);
+  trusted.add_flow(ferry::Flow("git-hello"));
+  EXPECT_EQ(run_result(trusted.get_flow("git-hello")), "Hello, world!");
+  EXPECT_EQ(trusted.impl()->fetched_pin("git-hello")["commit"], sha);
 }
 
 TEST_F(GitStorageTest, BadRefAndMissingRepositoryErrorsNameRepoAndRefButNoToken) {
