@@ -192,6 +192,17 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
+std::string form_encode(const Fields& fields) {
+  std::string out;
+  for (const auto& [name, value] : fields) {
+    if (!out.empty()) out += '&';
+    out += url_encode(name);
+    out += '=';
+    out += url_encode(value);
+  }
+  return out;
+}
+
 std::string url_with_params(std::string_view url, const Fields& params) {
   if (params.empty()) return std::string(url);
   std::size_t hash = url.find('#');

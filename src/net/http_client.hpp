@@ -21,13 +21,13 @@ struct Request {
   Fields params{};   // appended to the URL's query, URL-encoded
   Fields headers{};  // sent as given; no Content-Type is added unless given here
   std::string body{};
-  bool send_body = false;  // send `body` (even an empty one) with any method
+  bool send_body = false;        // send `body` (even an empty one) with any method
   double timeout_seconds = 300;  // the whole request, connection included; <= 0: none
   bool verify_tls = true;
   bool follow_redirects = true;
   int max_retries = 3;  // extra attempts after the first, for retryable failures only
   std::chrono::milliseconds backoff{200};  // doubled after every retry
-  std::string display_url{};  // how errors name the URL; default redact_url(url)
+  std::string display_url{};               // how errors name the URL; default redact_url(url)
 };
 
 struct Response {
@@ -65,6 +65,8 @@ std::string redact_url(std::string_view url);
 std::string url_with_params(std::string_view url, const Fields& params);
 // RFC 3986 percent-encoding of everything but unreserved characters.
 std::string url_encode(std::string_view text);
+// application/x-www-form-urlencoded: "a=1&b=x%20y" (names and values url_encode'd).
+std::string form_encode(const Fields& fields);
 // "Not Found" for 404, ... ("" when unknown).
 std::string_view reason_phrase(long status);
 

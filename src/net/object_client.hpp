@@ -38,12 +38,12 @@ struct PutOptions {
 class ObjectError : public Error {
  public:
   enum class Kind {
-    NotFound,        // no such object
-    NoSuchBucket,    // no such bucket / container
-    Auth,            // missing or wrong credentials, bad signature, access denied (401/403)
-    AlreadyExists,   // put with overwrite=false and the object exists (409/412)
-    Transient,       // still failing after the retries (5xx, 429, connection errors)
-    Other,           // anything else (4xx, malformed answer)
+    NotFound,       // no such object
+    NoSuchBucket,   // no such bucket / container
+    Auth,           // missing or wrong credentials, bad signature, access denied (401/403)
+    AlreadyExists,  // put with overwrite=false and the object exists (409/412)
+    Transient,      // still failing after the retries (5xx, 429, connection errors)
+    Other,          // anything else (4xx, malformed answer)
   };
   ObjectError(Kind kind, const std::string& message, long status = 0)
       : Error(message), kind_(kind), status_(status) {}

@@ -3,6 +3,7 @@
 #include "ferry/context.hpp"
 #include "ferry/error.hpp"
 #include "ferry/flow.hpp"
+#include "storage/descriptor_fields.hpp"
 #include "storage/repo_file.hpp"
 
 namespace ferry::storage {
@@ -12,8 +13,6 @@ namespace {
 const char kServerHost[] = "https://bitbucket.org";  // the reference's default
 const char kCloudApi[] = "https://api.bitbucket.org";
 const char kAccessDenied[] = "Access denied to repository. Please check credentials.";
-
-Value nullable(const std::string& s) { return s.empty() ? Value(nullptr) : Value(s); }
 
 std::string without_trailing_slash(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();

@@ -3,6 +3,7 @@
 #include "ferry/context.hpp"
 #include "ferry/error.hpp"
 #include "ferry/flow.hpp"
+#include "storage/descriptor_fields.hpp"
 #include "storage/repo_file.hpp"
 
 namespace ferry::storage {
@@ -12,8 +13,6 @@ namespace {
 const char kDefaultApi[] = "https://api.github.com";
 
 std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
-
-Value nullable(const std::string& s) { return s.empty() ? Value(nullptr) : Value(s); }
 
 class GitHubImpl : public StorageImpl {
  public:

@@ -3,6 +3,7 @@
 #include "ferry/context.hpp"
 #include "ferry/error.hpp"
 #include "ferry/flow.hpp"
+#include "storage/descriptor_fields.hpp"
 #include "storage/repo_file.hpp"
 
 namespace ferry::storage {
@@ -10,8 +11,6 @@ namespace ferry::storage {
 namespace {
 
 const char kDefaultHost[] = "https://gitlab.com";
-
-Value nullable(const std::string& s) { return s.empty() ? Value(nullptr) : Value(s); }
 
 class GitLabImpl : public StorageImpl {
  public:

@@ -17,7 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 bool has_cpp_extension(const fs::path& name) {
   std::string ext = name.extension().string();
   return ext == ".cpp" || ext == ".cc" || ext == ".cxx" || ext == ".c++" || ext == ".C";

@@ -11,6 +11,7 @@
 #include "ferry/flow.hpp"
 #include "ferry/module.hpp"
 #include "net/http_client.hpp"
+#include "storage/fetched_flow.hpp"
 #include "storage/template.hpp"
 
 namespace ferry::storage {
@@ -20,8 +21,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::set<std::string> kMethods = {"GET", "PATCH", "POST", "PUT"};
-const std::set<std::string> kKeys = {"url",     "headers", "params",         "data",
-                                     "json",    "timeout", "verify", "allow_redirects"};
+const std::set<std::string> kKeys = {"url",  "headers", "params", "data",
+                                     "json", "timeout", "verify", "allow_redirects"};
 
 void check_method(const std::string& method) {
   if (!kMethods.count(method)) throw ValueError("HTTP method '" + method + "' not recognized");
@@ -69,8 +70,8 @@ void check_kwargs(const Value& kw, const std::string& what) {
       }
     }
   }
-  if (kw.contains("data") && !(kw["data"].is_string() || kw["data"].is_object() ||
-                               kw["data"].is_null()))
+  if (kw.contains("data") &&
+      !(kw["data"].is_string() || kw["data"].is_object() || kw["data"].is_null()))
     throw ValueError(where + ": \"data\" must be a string or an object.");
   if (kw.contains("timeout") && !(kw["timeout"].is_number() || kw["timeout"].is_null()))
     throw ValueError(where + ": \"timeout\" must be a number of seconds (or null).");
@@ -113,10 +114,9 @@ net::Request make_request(const std::string& method, const Value& kw, const Valu
     r.body = kw["data"].get<std::string>();
     r.send_body = true;
   } else if (kw.contains("data") && kw["data"].is_object()) {
-    for (const auto& [name, v] : kw["data"].items()) {
-      r.body += (r.body.empty() ? "" : "&") + net::url_encode(name) + "=" +
-                net::url_encode(scalar_text(v));
-    }
+    net::Fields form;
+    for (const auto& [name, v] : kw["data"].items()) form.emplace_back(name, scalar_text(v));
+    r.body = net::form_encode(form);
     r.send_body = true;
     if (!has_content_type)
       r.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
@@ -125,7 +125,8 @@ net::Request make_request(const std::string& method, const Value& kw, const Valu
     r.send_body = true;
     if (!has_content_type) r.headers.emplace_back("Content-Type", "application/json");
   }
-  if (kw.contains("timeout")) r.timeout_seconds = kw["timeout"].is_null() ? 0 : kw["timeout"].get<double>();
+  if (kw.contains("timeout"))
+    r.timeout_seconds = kw["timeout"].is_null() ? 0 : kw["timeout"].get<double>();
   if (kw.contains("verify")) r.verify_tls = kw["verify"].get<bool>();
   if (kw.contains("allow_redirects")) r.follow_redirects = kw["allow_redirects"].get<bool>();
   return r;
@@ -183,8 +184,7 @@ class WebhookImpl : public StorageImpl {
         }
         std::error_code ec;
         if (!fs::is_regular_file(script_path_, ec)) {
-          throw ValueError("file '" + script_path_ +
-                           "' passed to flow_script_path does not exist");
+          throw ValueError("file '" + script_path_ + "' passed to flow_script_path does not exist");
         }
         payload = detail::read_file(script_path_);
       } else {
@@ -227,31 +227,8 @@ class WebhookImpl : public StorageImpl {
     std::string what = "Webhook get_flow request for flow '" + name + "'";
     net::Response response = send_checked(request, what);
     std::string origin = "the response to " + get_method_ + " " + request.display_url;
-    if (stored_as_script) {
-      // Content-addressed, so a second load of the same source is a module cache hit, and
-      // the file stays while the flow's tasks run (flow_file() names it).
-      fs::path source = cache_dir() / "webhook" / (detail::sha256_hex(response.body) + ".cpp");
-      std::error_code ec;
-      if (!fs::is_regular_file(source, ec)) detail::write_file_atomic(source, response.body);
-      return load_flow_from_source(source, name);
-    }
-    if (auto it = digests.find(name); it != digests.end()) {
-      std::string actual = detail::sha256_hex(response.body);
-      if (actual != it->second) {
-        throw FlowStorageError("The flow package for '" + name + "' in " + origin +
-                               " does not match the SHA-256 digest recorded at registration "
-                               "(expected " + it->second + ", found " + actual + ", " +
-                               std::to_string(response.body.size()) +
-                               " bytes): the service returned something else, or the stored "
-                               "package was modified. Re-register the flow.");
-      }
-    }
-    Flow flow = thaw_flow_bytes(response.body, origin);
-    if (flow.name() != name) {
-      throw FlowStorageError(origin + " holds flow '" + flow.name() + "', not '" + name +
-                             "'. Re-register the flow.");
-    }
-    return flow;
+    if (stored_as_script) return load_fetched_source(response.body, name, "webhook");
+    return thaw_fetched_package(response.body, name, digests, origin);
   }
 
   void serialize_fields(Value& out) const override {

@@ -41,17 +41,28 @@ void write_all(int fd, const std::string& data) {
 
 std::string reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
@@ -153,7 +164,8 @@ HttpReply HttpServer::store(const HttpRequest& r) {
   std::lock_guard lock(mutex_);
   if (!r.body.empty()) {
     objects_[r.path] = r.body;
-    return {200, {{"Content-Type", "application/json"}},
+    return {200,
+            {{"Content-Type", "application/json"}},
             "{\"id\": \"" + r.path + "\", \"size\": " + std::to_string(r.body.size()) + "}"};
   }
   auto it = objects_.find(r.path);
@@ -182,7 +194,8 @@ void HttpServer::handle(int fd) {
     std::size_t start = 0;
     while (start <= query.size()) {
       std::size_t amp = query.find('&', start);
-      std::string pair = query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+      std::string pair =
+          query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
       if (!pair.empty()) {
         std::size_t eq = pair.find('=');
         r.query[url_decode(pair.substr(0, eq))].push_back(
@@ -198,7 +211,8 @@ void HttpServer::handle(int fd) {
     if (next == std::string::npos) next = head.size();
     std::string line = head.substr(pos, next - pos);
     std::size_t colon = line.find(':');
-    if (colon != std::string::npos) r.headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    if (colon != std::string::npos)
+      r.headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
     pos = next + 2;
   }
   std::size_t length = 0;
@@ -226,7 +240,8 @@ void HttpServer::handle(int fd) {
   if (dropped) return;
   if (!failed) reply = handler_ ? handler_(r) : store(r);
   if (reply.drop) return;
-  std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " + reason(reply.status) + "\r\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(reply.status) + " " + reason(reply.status) + "\r\n";
   for (const auto& [n, v] : reply.headers) out += n + ": " + v + "\r\n";
   out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\nConnection: close\r\n\r\n";
   if (r.method != "HEAD") out += reply.body;

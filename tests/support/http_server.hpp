@@ -19,8 +19,8 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
   std::string method;
-  std::string target;  // path and query, as sent
-  std::string path;    // percent-decoded, no query
+  std::string target;                                     // path and query, as sent
+  std::string path;                                       // percent-decoded, no query
   std::map<std::string, std::vector<std::string>> query;  // percent-decoded
   HeaderList headers;
   std::string body;

@@ -144,7 +144,8 @@ TEST(HttpClient, ConnectionRefusedIsRetriedThenReportedWithoutCredentials) {
   } catch (const HttpError& e) {
     std::string what = e.what();
     EXPECT_FALSE(has(what, "hunter2")) << what;
-    EXPECT_TRUE(has(what, "GET http://127.0.0.1:" + std::to_string(port) + "/p failed after 4 attempts"))
+    EXPECT_TRUE(
+        has(what, "GET http://127.0.0.1:" + std::to_string(port) + "/p failed after 4 attempts"))
         << what;
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));

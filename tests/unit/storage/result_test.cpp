@@ -209,9 +209,9 @@ TEST(ResultDeserialize, NullIsAnEmptyResult) {
 
 TEST(ResultDeserialize, UnknownOrMissingTypeIsAValueError) {
   std::string err = error_of<ferry::ValueError>([] {
-    Result::deserialize({{"type", "S3Result"}, {"bucket", "b"}});
+    Result::deserialize({{"type", "NoSuchResult"}, {"bucket", "b"}});
   });
-  EXPECT_TRUE(has(err, "'S3Result'")) << err;
+  EXPECT_TRUE(has(err, "'NoSuchResult'")) << err;
   EXPECT_THROW(Result::deserialize({{"dir", "/x"}}), ferry::ValueError);
   EXPECT_THROW(Result::deserialize(Value("LocalResult")), ferry::ValueError);
 }
