@@ -241,6 +241,36 @@ GitSshServer::GitSshServer() {
   start({"/usr/sbin/sshd", "-D", "-e", "-f", (d / "sshd_config").string()});
 }
 
+void GitSshServer::serve_as_git_user(const fs::path& bare) {
+  if (::getpwnam("git") == nullptr) {
+    if (::geteuid() != 0) {
+      throw std::runtime_error(
+          "the ssh test of git@host:repo.git needs a system user 'git' (run "
+          "as root once, or `useradd --system git`)");
+    }
+    CommandResult r = run_command({"useradd", "--system", "--no-create-home", "--home-dir",
+                                   "/nonexistent", "--shell", "/bin/sh", "git"},
+                                  {}, 30s);
+    if (r.exit_code != 0 && ::getpwnam("git") == nullptr)
+      throw std::runtime_error("useradd git failed: " + r.err);
+  }
+  // No password, but not a locked account ("!"), which sshd would refuse.
+  if (::geteuid() == 0) run_command({"usermod", "-p", "*", "git"}, {}, 30s);
+  // sshd reads authorized_keys as the user logging in.
+  std::error_code ec;
+  fs::permissions(dir_.path(), fs::perms::others_exec, fs::perm_options::add, ec);
+  fs::permissions(dir_.path() / "authorized_keys", fs::perms::others_read, fs::perm_options::add,
+                  ec);
+  // The repository and the folders above it must be reachable by that user, and owned by it
+  // (git refuses repositories of another owner).
+  for (fs::path p = bare.parent_path(); p != p.root_path(); p = p.parent_path()) {
+    fs::permissions(p, fs::perms::others_exec, fs::perm_options::add, ec);
+    if (p == fs::temp_directory_path()) break;
+  }
+  CommandResult r = run_command({"chown", "-R", "git", bare.string()}, {}, 30s);
+  if (r.exit_code != 0) throw std::runtime_error("chown git failed: " + r.err);
+}
+
 std::string GitSshServer::url(const fs::path& bare) const {
   return "ssh://" + user_name() + "@127.0.0.1:" + std::to_string(port_) + bare.string();
 }

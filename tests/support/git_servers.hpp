@@ -92,6 +92,10 @@ class GitSshServer : public ServerProcess {
  public:
   GitSshServer();
   std::string url(const std::filesystem::path& bare) const;  // ssh://USER@127.0.0.1:P/abs/path
+  // Lets the client key log in as the system user `git` too (as forges' scp-style URLs
+  // git@host:repo.git do): creates that user when it is missing (needs root) and hands it
+  // the bare repository. Throws with the reason when it cannot.
+  void serve_as_git_user(const std::filesystem::path& bare);
   std::filesystem::path identity_file() const { return dir_.path() / "client_ed25519"; }
   // known_hosts with this server's key for [127.0.0.1]:P.
   std::filesystem::path known_hosts_file() const { return dir_.path() / "known_hosts"; }

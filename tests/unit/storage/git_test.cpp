@@ -544,6 +544,26 @@ TEST_F(GitStorageTest, SshWithAKeyAndKnownHostsFromSshOptions) {
   EXPECT_EQ(git.impl()->fetched_pin("git-hello")["commit"], sha);
 }
 
+TEST_F(GitStorageTest, UseSshBuildsTheScpFormAndLogsInAsGit) {
+  TestRepo repo(srv_.path(), "flows");
+  std::string sha = commit_fixture(repo);
+  GitSshServer ssh;
+  ssh.serve_as_git_user(repo.bare());
+  // git@127.0.0.1:/abs/path/flows.git: the reference's use_ssh URL, the port from ssh_options.
+  std::string bare = repo.bare().string();
+  Git git({.flow_path = "flows/flow.cpp",
+           .repo = bare.substr(0, bare.size() - 4),
+           .repo_host = "127.0.0.1",
+           .use_ssh = true,
+           .ssh_options = {.identity_file = ssh.identity_file().string(),
+                           .known_hosts_file = ssh.known_hosts_file().string(),
+                           .port = ssh.port()}});
+  EXPECT_EQ(git.git_clone_url(), "git@127.0.0.1:" + bare);
+  git.add_flow(ferry::Flow("git-hello"));
+  EXPECT_EQ(run_result(git.get_flow("git-hello")), "Hello, world!");
+  EXPECT_EQ(git.impl()->fetched_pin("git-hello")["commit"], sha);
+}
+
 TEST_F(GitStorageTest, SshHostKeyMismatchIsRefused) {
   TestRepo repo(srv_.path(), "flows");
   commit_fixture(repo);
@@ -579,9 +599,8 @@ TEST_F(GitStorageTest, CommitPinnedCheckoutIsACacheHitWithTheServerStopped) {
 
   daemon.reset();  // no server at all now
   Storage again = Storage::deserialize(pinned.serialize());
-  auto start = std::chrono::steady_clock::now();
+  // No server at all: only the cached checkout can answer.
   EXPECT_EQ(run_result(again.get_flow("git-hello")), "Hello, world!");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   EXPECT_EQ(again.impl()->fetched_pin("git-hello")["commit"], first);
   EXPECT_EQ(checkouts().size(), 1u);
   (void)second;
