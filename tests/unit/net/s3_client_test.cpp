@@ -69,7 +69,8 @@ std::string random_name(const std::string& prefix) {
 class S3ClientRgw : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!CephRgw::available()) GTEST_SKIP() << "Ceph (radosgw, ceph-mon, ceph-osd) not installed";
+    if (!CephRgw::available())
+      FAIL() << "Ceph (radosgw, ceph-mon, ceph-osd) is not installed: run scripts/install-deps.sh";
     try {
       rgw_ = &CephRgw::shared();
     } catch (const std::exception& e) {
