@@ -4,7 +4,8 @@
 // The targets are reported, never asserted: the exit status only says whether every
 // benchmark ran (a flow that failed or a command that exited non-zero is an error).
 //
-//   ferry_bench [all | executor compile load freeze register storage agent latency git ...]
+//   ferry_bench [all | executor compile load freeze register storage agent latency git
+//                objects ...]
 //                                                          (default: all)
 //   ferry_bench --once script|frozen|dlopen PATH      (helper: times one load, prints ns)
 //   ferry_bench --once storage DESCRIPTOR.json        (helper: deserializes a storage
@@ -51,6 +52,16 @@
 // The backend API (not public): the agent benchmarks create runs and read their
 // millisecond state history through it.
 #include "backend/backend.hpp"
+// The object-storage benchmarks start azurite and sign its SAS with the library's helpers.
+#include "core/digest.hpp"
+#include "core/text.hpp"
+#include "net/azure_blob.hpp"
+#include "net/azure_connection_string.hpp"
+#include "net/http_client.hpp"
+#include "net/s3_client.hpp"
+#include "net/sigv4.hpp"
+// Ceph RGW, started as the tests start it (tests/support, compiled into this program).
+#include "support/ceph_rgw.hpp"
 
 extern char** environ;
 
@@ -1421,6 +1432,365 @@ void bench_git() {
 }
 
 // ---------------------------------------------------------------------------------------
+// 10. Object storage: a 5 MB flow package through Azure storage on azurite and S3 storage on
+// Ceph RGW, against curl moving the same bytes to and from the same server with the same
+// credentials (a SAS; SigV4 with curl --aws-sigv4).
+
+// azurite (the Azure Blob emulator the tests use) on a free 127.0.0.1 port, its data in
+// `dir`; killed by its process id when this object goes away.
+class Azurite {
+ public:
+  // FERRY_AZURITE_BLOB, else where scripts/install-deps.sh puts it (as the tests find it).
+  static std::string binary() {
+    const char* override_path = std::getenv("FERRY_AZURITE_BLOB");
+    return override_path && *override_path ? override_path
+                                           : "/opt/ferry-test-tools/node_modules/.bin/azurite-blob";
+  }
+
+  explicit Azurite(const fs::path& dir) {
+    port_ = free_loopback_port();
+    const std::string binary = Azurite::binary();
+    fs::create_directories(dir / "data");
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{binary, "--blobHost", "127.0.0.1", "--blobPort",
+                                 std::to_string(port_), "--location", (dir / "data").string(),
+                                 "--disableTelemetry", "--silent"},
+        dir / "azurite.log");
+    // node loads azurite in ~1 s on an idle machine, several on a loaded one.
+    auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (!port_accepts(port_)) {
+      if (child_->poll()) fail(binary + " exited at start:\n" + child_->log());
+      if (Clock::now() > deadline) fail(binary + " did not listen within 60 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  // http://127.0.0.1:P/devstoreaccount1 (path-style: the account is the first segment).
+  std::string blob_endpoint() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/" +
+           std::string(ferry::net::kDevStorageAccount);
+  }
+  // An account SAS (Blob service; service, container and object; read, write, delete,
+  // list, add, create) signed with the emulator's well-known key, as
+  // tests/support/azurite_server.cpp makes it.
+  std::string sas() const {
+    const std::string account(ferry::net::kDevStorageAccount);
+    const std::string version(ferry::net::kAzureBlobApiVersion);
+    const std::string permissions = "rwdlac", expiry = "2099-01-01T00:00:00Z";
+    const std::string to_sign = account + "\n" + permissions + "\nb\nsco\n\n" + expiry +
+                                "\n\nhttps,http\n" + version + "\n\n";
+    const std::string key =
+        ferry::detail::base64_decode(std::string(ferry::net::kDevStorageKey)).value();
+    const std::string signature =
+        ferry::detail::base64_encode(ferry::net::sigv4::hmac_sha256(key, to_sign));
+    return "sv=" + version + "&ss=b&srt=sco&sp=" + permissions +
+           "&se=" + ferry::net::url_encode(expiry) +
+           "&spr=" + ferry::net::url_encode("https,http") +
+           "&sig=" + ferry::net::url_encode(signature);
+  }
+
+ private:
+  static int free_loopback_port() {
+    int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      fail("no free port for azurite");
+    ::close(sock);
+    return ntohs(addr.sin_port);
+  }
+  static bool port_accepts(int port) {
+    int c = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    bool up = ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(c);
+    return up;
+  }
+
+  int port_ = 0;
+  std::unique_ptr<Child> child_;
+};
+
+// Two flows whose packages are ~5 MB, each with hello's task: one holds 5,000,000 characters
+// in a parameter default (made when the module loads: a 5 MB literal would only slow the
+// compiler down), so the package's graph JSON is 5 MB; the other links 5 MB of random bytes
+// into its module (.incbin, at BLOB_PATH), so the graph is small and the module 5 MB.
+constexpr const char* kBigGraphSource = R"(#include <ferry/ferry.hpp>
+
+std::string greet(const std::string& name) { return "Hello, " + name; }
+
+// Printable pseudo-random text: the package's graph JSON carries it unescaped.
+std::string payload() {
+  std::string out(5000000, ' ');
+  unsigned long long x = 88172645463325252ULL;
+  for (char& c : out) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>('a' + x % 26);
+  }
+  return out;
+}
+
+FERRY_FLOWS(flows) {
+  ferry::Flow flow("big");
+  auto name = flow.parameter<std::string>("name", "world");
+  flow.parameter<std::string>("payload", payload());
+  flow.task<greet>(name);
+  flows.add(std::move(flow));
+}
+)";
+
+constexpr const char* kBigModuleSource = R"(#include <ferry/ferry.hpp>
+
+asm(".section .rodata.bench_blob,\"a\"\n"
+    ".global bench_blob\n"
+    "bench_blob:\n"
+    ".incbin \"BLOB_PATH\"\n"
+    ".previous\n");
+extern "C" const char bench_blob[];
+
+std::string greet(const std::string& name) { return "Hello, " + name + bench_blob[0]; }
+
+FERRY_FLOWS(flows) {
+  ferry::Flow flow("big");
+  auto name = flow.parameter<std::string>("name", "world");
+  flow.task<greet>(name);
+  flows.add(std::move(flow));
+}
+)";
+
+// One object store as the benchmark sees it: ferry's storage for the package, the same
+// client get_flow uses (for the download-only figure), and curl's GET of the package's
+// object and PUT of a package file (to another key) with the same credentials.
+struct ObjectStore {
+  std::string name;                                  // "azure (azurite, SAS)", ...
+  std::function<ferry::storage::Storage()> storage;  // a fresh storage, flow not added yet
+  std::function<std::string()> download;             // the client's get of the package
+  std::vector<std::string> curl_get;
+  std::function<std::vector<std::string>(const fs::path&)> curl_put;
+};
+
+// A flow and its frozen package, and what the rows say is big in it.
+struct BigPackage {
+  ferry::Flow flow;
+  fs::path file;
+  std::string what;  // "5 MB graph", "5 MB module"
+};
+
+// build() against curl PUT, cold get_flow against curl GET, and where a get_flow's time goes.
+void bench_object_store(const ObjectStore& store, const BigPackage& package, const fs::path& dir) {
+  const std::string label = store.name + ", " + package.what;
+  const std::vector<std::string> curl_put = store.curl_put(package.file);
+  progress("  " + label + ": build() against curl PUT");
+  auto build_ns = [&]() {
+    ferry::storage::Storage storage = store.storage();
+    storage.add_flow(package.flow);
+    return time_ns([&] { storage.build(); });
+  };
+  build_ns();  // warm-up: the first request in this process loads libcurl
+  spawn_ok(curl_put, Output::Capture);
+  std::vector<double> build, put;
+  for (int i = 0; i < 7; ++i) {
+    build.push_back(build_ns());
+    put.push_back(spawn_ok(curl_put, Output::Capture).ns);
+  }
+  spread("build()", build);
+  spread("curl PUT", put);
+
+  ferry::storage::Storage storage = store.storage();
+  storage.add_flow(package.flow);
+  storage.build();
+  const fs::path descriptor_file = dir / (ferry::storage::slugify(label) + ".json");
+  write_text(descriptor_file, storage.serialize().dump());
+  const fs::path module_so = package_module(package.file);
+
+  // Cold: a new process (libcurl and the module not loaded yet) and no cached module, timed
+  // inside the process from get_flow's call to the thawed flow.
+  progress("  " + label + ": cold get_flow (new process) against curl GET");
+  std::vector<double> cold, get;
+  for (int i = 0; i < 7; ++i) {
+    fs::remove(module_so);
+    cold.push_back(once_in_new_process("storage", descriptor_file));
+    if (!fs::exists(module_so)) fail("get_flow did not write the package's module");
+    get.push_back(spawn_ok(store.curl_get, Output::Capture).ns);
+  }
+  spread("cold get_flow (new process)", cold);
+  spread("curl GET", get);
+
+  // Where a get_flow's time goes, in this process: the download alone (the client get_flow
+  // makes), the digest check, and the thaw (its own digest check, the graph JSON, the module
+  // written with fsync; this process has loaded the module already).
+  std::vector<double> download, digest, thaw;
+  std::string bytes;
+  for (int i = 0; i < 7; ++i) {
+    download.push_back(time_ns([&] { bytes = store.download(); }));
+    digest.push_back(time_ns([&] { (void)ferry::detail::sha256_hex(bytes); }));
+    fs::remove(module_so);
+    thaw.push_back(time_ns([&] { ferry::thaw_flow_bytes(bytes, "bench"); }));
+  }
+  spread("download only (client get, same process)", download);
+  spread("SHA-256 of the package", digest);
+  spread("thaw_flow_bytes (module written, already loaded)", thaw);
+
+  add_row(label + ": cold get_flow (download + digest + thaw; new process)", median(cold),
+          median(get), "curl GET", Target::Ratio, 1.2);
+  add_row(label + ": build() (freeze + one PUT)", median(build), median(put), "curl PUT",
+          Target::None, 0);
+  add_row(label + ": download only (client get, same process)", median(download), median(get),
+          "curl GET", Target::None, 0);
+  add_row(label + ": thaw only (same process, module loaded)", median(thaw), median(get),
+          "curl GET", Target::None, 0);
+}
+
+// curl's --data-binary argument for a file. (Appended piecewise: `"@" + file.string()`
+// trips the GCC 12 -Wrestrict false positive noted at named().)
+std::string curl_data_file(const fs::path& file) {
+  std::string arg = "@";
+  arg += file.string();
+  return arg;
+}
+
+BigPackage make_big_package(const fs::path& dir, const std::string& what, std::string source) {
+  fs::create_directories(dir);
+  write_text(dir / "big.cpp", source);
+  BigPackage p{ferry::load_flow_from_source(dir / "big.cpp"), dir / "big.ferry", what};
+  ferry::freeze_flow(p.flow, p.file);
+  progress("  " + what + " package: " + std::to_string(fs::file_size(p.file)) + " bytes");
+  return p;
+}
+
+void bench_objects() {
+  progress("objects: 5 MB flow packages through object storages, against curl");
+  const fs::path dir = fresh_dir("objects");
+  std::vector<BigPackage> packages;
+  packages.push_back(make_big_package(dir / "graph", "5 MB graph", kBigGraphSource));
+  {
+    std::ifstream random("/dev/urandom", std::ios::binary);
+    std::string blob(5000000, '\0');
+    random.read(blob.data(), static_cast<std::streamsize>(blob.size()));
+    write_text(dir / "blob.bin", blob);
+    std::string source = kBigModuleSource;
+    source.replace(source.find("BLOB_PATH"), 9, (dir / "blob.bin").string());
+    packages.push_back(make_big_package(dir / "module", "5 MB module", source));
+  }
+  const std::string curl = "/usr/bin/curl";
+
+  if (!fs::exists(Azurite::binary())) {
+    progress("  azurite is not installed (" + Azurite::binary() + "): no Azure rows");
+  } else {
+    Azurite azurite(dir / "azurite");
+    const std::string sas = azurite.sas();
+    const std::string connection =
+        "BlobEndpoint=" + azurite.blob_endpoint() + ";SharedAccessSignature=" + sas;
+    ::setenv("FERRY_BENCH_AZURE", connection.c_str(), 1);
+    ferry::net::AzureBlobClient("bench", connection).create_container();
+    auto client = std::make_shared<ferry::net::AzureBlobClient>("bench", connection);
+    const std::string blob = azurite.blob_endpoint() + "/bench/";
+    ObjectStore store;
+    store.name = "azure (azurite, SAS)";
+    store.storage = [] {
+      ferry::storage::AzureOptions o;
+      o.container = "bench";
+      o.connection_string_secret = "FERRY_BENCH_AZURE";
+      o.blob_name = "big/package";
+      o.overwrite = true;  // every build() sample replaces the blob
+      return ferry::storage::Azure(o);
+    };
+    store.download = [client] { return client->get("big/package").bytes; };
+    store.curl_get = {curl, "-sS", "-f", "-o", "/dev/null", blob + "big/package?" + sas};
+    store.curl_put = [=](const fs::path& file) {
+      return std::vector<std::string>{curl,
+                                      "-sS",
+                                      "-f",
+                                      "-o",
+                                      "/dev/null",
+                                      "-X",
+                                      "PUT",
+                                      "-H",
+                                      "x-ms-blob-type: BlockBlob",
+                                      "-H",
+                                      "Content-Type: application/octet-stream",
+                                      "-H",
+                                      "Expect:",
+                                      "--data-binary",
+                                      curl_data_file(file),
+                                      blob + "curl/package?" + sas};
+    };
+    for (const BigPackage& p : packages) bench_object_store(store, p, dir);
+  }
+
+  if (!ferry::test::CephRgw::available()) {
+    progress("  Ceph RGW is not installed: no S3 rows");
+    return;
+  }
+  progress("  starting Ceph RGW (a one-node Ceph cluster)");
+  ferry::test::CephRgw& rgw = ferry::test::CephRgw::shared();
+  progress("  Ceph RGW started in " + fmt("%.1f s", rgw.start_seconds()));
+  // The agent's way: credentials in the environment (the --once process inherits them).
+  ::setenv("AWS_ACCESS_KEY_ID", rgw.access_key().c_str(), 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", rgw.secret_key().c_str(), 1);
+  const ferry::Value client_options = {{"endpoint_url", rgw.endpoint()}};
+  ferry::net::S3Client("bench", client_options).create_bucket();
+  auto client = std::make_shared<ferry::net::S3Client>("bench", client_options);
+  const std::string bucket = rgw.endpoint() + "/bench/";
+  const std::string user = rgw.access_key() + ":" + rgw.secret_key();
+  ObjectStore store;
+  store.name = "s3 (Ceph RGW)";
+  store.storage = [client_options] {
+    ferry::storage::S3Options o;
+    o.bucket = "bench";
+    o.key = "big/package";
+    o.client_options = client_options;
+    return ferry::storage::S3(o);
+  };
+  store.download = [client] { return client->get("big/package").bytes; };
+  // curl 7.88 signs without x-amz-content-sha256, which RGW requires: given here (the
+  // digest of the empty body, and the file's, computed before the timing), so curl signs it.
+  // No "Expect:" to suppress 100-continue: curl 7.88 then signs a header it does not send
+  // (RGW answers 403); RGW answers the 100 at once.
+  store.curl_get = {curl,
+                    "-sS",
+                    "-f",
+                    "-o",
+                    "/dev/null",
+                    "--aws-sigv4",
+                    "aws:amz:us-east-1:s3",
+                    "--user",
+                    user,
+                    "-H",
+                    "x-amz-content-sha256: " + ferry::detail::sha256_hex(""),
+                    bucket + "big/package"};
+  store.curl_put = [=](const fs::path& file) {
+    return std::vector<std::string>{
+        curl,
+        "-sS",
+        "-f",
+        "-o",
+        "/dev/null",
+        "--aws-sigv4",
+        "aws:amz:us-east-1:s3",
+        "--user",
+        user,
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "-H",
+        "x-amz-content-sha256: " + ferry::detail::sha256_hex(read_text(file)),
+        "--data-binary",
+        curl_data_file(file),
+        bucket + "curl/package"};
+  };
+  for (const BigPackage& p : packages) bench_object_store(store, p, dir);
+}
+
+// ---------------------------------------------------------------------------------------
 
 int once(const std::string& kind, const fs::path& path) {
   double ns = 0;
@@ -1481,13 +1851,14 @@ int main(int argc, char** argv) {
     std::vector<std::string> parts;
     for (int i = 1; i < argc; ++i) parts.push_back(argv[i]);
     if (parts.empty()) parts.push_back("all");
-    const std::vector<std::string> known = {"all",      "executor", "compile", "load",    "freeze",
-                                            "register", "storage",  "agent",   "latency", "git"};
+    const std::vector<std::string> known = {"all",     "executor", "compile", "load",
+                                            "freeze",  "register", "storage", "agent",
+                                            "latency", "git",      "objects"};
     for (const std::string& p : parts) {
       if (std::find(known.begin(), known.end(), p) == known.end()) {
         std::fprintf(stderr,
                      "usage: ferry_bench [all | executor compile load freeze register storage "
-                     "agent latency git ...]\n");
+                     "agent latency git objects ...]\n");
         return 2;
       }
     }
@@ -1516,6 +1887,7 @@ int main(int argc, char** argv) {
     if (wanted("agent")) bench_agent();
     if (wanted("latency")) bench_latency();
     if (wanted("git")) bench_git();
+    if (wanted("objects")) bench_objects();
 
     std::printf("\n%s\n\n", machine_line().c_str());
     print_table();

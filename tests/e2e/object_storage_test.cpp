@@ -307,14 +307,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
   // No secret value in any file under FERRY_HOME (not only the database: its WAL, logs and
   // caches too), in the outputs collected so far, or in what `ferry` shows of the runs.
   void expect_no_secret_anywhere(const Home& home) {
-    std::vector<std::vector<std::string>> commands = {{"flows", "ls", "--json"},
-                                                      {"runs", "ls", "--json"}};
-    for (const Value& run : home.runs()) {
-      std::string id = run.at("id");
-      commands.push_back({"runs", "show", id, "--json"});
-      commands.push_back({"runs", "logs", id});
-    }
-    for (const std::vector<std::string>& args : commands) {
+    for (const std::vector<std::string>& args : home.inspection_commands()) {
       CommandResult r = ferry(home, args);
       EXPECT_EQ(r.exit_code, 0) << r.err;
     }

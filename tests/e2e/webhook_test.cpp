@@ -135,14 +135,7 @@ void expect_token_nowhere(const Home& home, const std::string& flow, const std::
   EXPECT_TRUE(contains(everything, "Bearer ${DROPBOX_ACCESS_TOKEN}"))
       << "the stored descriptor's template was not found under " << home.path();
 
-  std::vector<std::vector<std::string>> commands = {{"flows", "ls", "--json"},
-                                                    {"runs", "ls", "--json"}};
-  for (const Value& run : home.runs()) {
-    std::string id = run.at("id");
-    commands.push_back({"runs", "show", id, "--json"});
-    commands.push_back({"runs", "logs", id});
-  }
-  for (const std::vector<std::string>& args : commands) {
+  for (const std::vector<std::string>& args : home.inspection_commands()) {
     CommandResult r = home.ferry(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_FALSE(contains(r.out + r.err, token)) << ::testing::PrintToString(args) << ":\n"

@@ -107,6 +107,17 @@ Value Home::runs() const {
   return r.exit_code == 0 ? Value::parse(r.out) : Value::array();
 }
 
+std::vector<std::vector<std::string>> Home::inspection_commands() const {
+  std::vector<std::vector<std::string>> commands = {{"flows", "ls", "--json"},
+                                                    {"runs", "ls", "--json"}};
+  for (const Value& run : runs()) {
+    std::string id = run.at("id");
+    commands.push_back({"runs", "show", id, "--json"});
+    commands.push_back({"runs", "logs", id});
+  }
+  return commands;
+}
+
 Value Home::listed_run(const std::string& id) const {
   for (const Value& run : runs()) {
     if (run.at("id") == id) return run;

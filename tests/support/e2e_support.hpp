@@ -99,6 +99,9 @@ class Home {
 
   // `ferry runs ls --json` (an empty array if it failed).
   Value runs() const;
+  // The commands that show what ferry keeps (flows ls, runs ls, and runs show / logs of every
+  // run), for tests that search their output for secrets.
+  std::vector<std::vector<std::string>> inspection_commands() const;
 
   // The run as `ferry runs ls --json` lists it (null if it is not listed).
   Value listed_run(const std::string& id) const;
