@@ -4,7 +4,8 @@
 #
 #   bash bench/run.sh             # everything (3 to 4 minutes on 2 cores, build included)
 #   bash bench/run.sh executor    # one part: executor, compile, load, freeze, register,
-#                                 # storage, agent or latency (several may be given)
+#                                 # storage, agent, latency, git or objects (several may be
+#                                 # given; objects needs azurite and Ceph RGW installed)
 #
 # Every figure is a ratio against a baseline measured in the same run, so compare ratios
 # across machines, not absolute times. Targets are reported, never asserted: the script fails

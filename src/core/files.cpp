@@ -41,7 +41,9 @@ std::string read_fd(int fd, const fs::path& path) {
   return data;
 }
 
-void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode) {
+namespace {
+
+void write_via_rename(const fs::path& path, std::string_view bytes, unsigned mode, bool sync) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   fs::path tmp = path;
@@ -64,7 +66,7 @@ void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mo
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if ((sync && ::fsync(fd) != 0) || ::close(fd) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     throw Error("Cannot write '" + path.string() + "': " + std::strerror(err) + ".");
@@ -74,6 +76,16 @@ void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mo
     ::unlink(tmp.c_str());
     throw Error("Cannot write '" + path.string() + "': " + std::strerror(err) + ".");
   }
+}
+
+}  // namespace
+
+void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode) {
+  write_via_rename(path, bytes, mode, /*sync=*/true);
+}
+
+void write_cache_file(const fs::path& path, std::string_view bytes) {
+  write_via_rename(path, bytes, 0644, /*sync=*/false);
 }
 
 FileLock::FileLock(const fs::path& path) {

@@ -20,6 +20,10 @@ std::string read_fd(int fd, const std::filesystem::path& path);
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes,
                        unsigned mode = 0644);
 
+// The same without the fsync, for caches whose entries can be made again and are checked
+// before use (a crash may leave a short file there, never a partly replaced one).
+void write_cache_file(const std::filesystem::path& path, std::string_view bytes);
+
 // An exclusive flock held for the object's lifetime (the lock file is left in place).
 class FileLock {
  public:

@@ -162,10 +162,13 @@ Flow thaw_flow_bytes(std::string_view bytes, std::string_view origin) {
   }
   auto graph = std::make_shared<detail::Graph>(detail::graph_from_json(graph_json));
 
-  // Content-addressed, so a package's module is written once and reused by later runs.
+  // Content-addressed, so a package's module is written once and reused by later runs. A
+  // cache entry, not a record: written without fsync, and rewritten when its size is not the
+  // module's (what a crash right after the write could leave).
   fs::path module_path = cache_dir() / "packages" / (p.info.payload_sha256 + ".so");
   std::error_code ec;
-  if (!fs::exists(module_path, ec)) detail::write_file_atomic(module_path, p.module);
+  std::uintmax_t cached_size = fs::file_size(module_path, ec);
+  if (ec || cached_size != p.module.size()) detail::write_cache_file(module_path, p.module);
   const detail::LoadedModule* module = nullptr;
   try {
     module = &detail::load_module(module_path);

@@ -32,6 +32,12 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     r.headers.clear();  // a new response (after a redirect or 100 Continue)
   } else if (std::size_t colon = line.find(':'); colon != std::string_view::npos) {
     r.headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    // One allocation for the whole body (a 5 MB package grown by appends costs several
+    // times the transfer on first-touch page faults). Capped: the header is the server's.
+    if (iequals(r.headers.back().first, "Content-Length")) {
+      std::size_t length = std::strtoull(r.headers.back().second.c_str(), nullptr, 10);
+      if (length <= (std::size_t{1} << 30)) r.body.reserve(length);
+    }
   }
   return size * n;
 }
