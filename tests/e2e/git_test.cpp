@@ -82,6 +82,45 @@ TEST(Git, RunsPickUpPushedChangesWithoutReRegisteringAndPinTheCommit) {
   EXPECT_EQ(flows[0].value("version", 0), 1) << flows.dump(2);
 }
 
+// The same flow over ssh (a deploy key and known_hosts named in ssh_options) and over HTTPS
+// with a certificate from a private CA (trusted through GIT_SSL_CAINFO on the agent).
+TEST(Git, SshWithADeployKeyAndHttpsWithAPrivateCaRunThroughTheAgent) {
+  TempDir srv;
+  TestRepo repo(srv.path(), "flows");
+  repo.write("flows/flow.cpp", read_text(fixture("git/flow.cpp")));
+  repo.write("flows/greeting.hpp", read_text(fixture("git/greeting.hpp")));
+  std::string sha = repo.commit("first");
+
+  ferry::test::GitSshServer ssh;
+  Home over_ssh;
+  const std::vector<std::string> ssh_env = {
+      "FERRY_TEST_GIT_URL=" + ssh.url(repo.bare()),
+      "FERRY_TEST_GIT_SSH_KEY=" + ssh.identity_file().string(),
+      "FERRY_TEST_GIT_KNOWN_HOSTS=" + ssh.known_hosts_file().string()};
+  over_ssh.register_flow((repo.work() / "flows/flow.cpp").string(), {"-n", "git-hello"}, ssh_env);
+  std::string id;
+  Value run = run_once(over_ssh, {"git-hello", "--param", "name=Ada"}, ssh_env, &id);
+  EXPECT_EQ(run["result"], "Hello, Ada!") << run.dump(2);
+  EXPECT_EQ(over_ssh.show(id)["pinned"]["commit"], sha);
+
+  GitHttpServer https(srv.path(), "org", kToken, /*tls=*/true);
+  std::string url = https.url("flows.git");
+  url.insert(url.find("://") + 3, "org:" + kToken + "@");  // a clone-URL secret with userinfo
+  Home over_https;
+  const std::vector<std::string> https_env = {"FERRY_TEST_GIT_URL=" + url,
+                                              "GIT_SSL_CAINFO=" + https.ca_file().string()};
+  over_https.register_flow((repo.work() / "flows/flow.cpp").string(), {"-n", "git-hello"},
+                           https_env);
+  run = run_once(over_https, {"git-hello", "--param", "name=Bo"}, https_env, &id);
+  EXPECT_EQ(run["result"], "Hello, Bo!") << run.dump(2);
+  Value pinned = over_https.show(id)["pinned"];
+  EXPECT_EQ(pinned["commit"], sha);
+  EXPECT_EQ(pinned["repo"], https.url("flows.git")) << "no userinfo in the record";
+  for (const fs::path& f : files_under(over_https.path())) {
+    EXPECT_FALSE(contains(read_text(f), kToken)) << "the token is in " << f;
+  }
+}
+
 TEST(Git, TokenOverHttpIsNeverStoredLoggedOrShown) {
   TempDir srv;
   TestRepo repo(srv.path() / "org", "flows");
