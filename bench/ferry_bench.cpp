@@ -61,6 +61,7 @@
 #include "net/s3_client.hpp"
 #include "net/sigv4.hpp"
 // Ceph RGW, started as the tests start it (tests/support, compiled into this program).
+#include "support/azurite_server.hpp"
 #include "support/ceph_rgw.hpp"
 
 extern char** environ;
@@ -1287,58 +1288,6 @@ void bench_latency() {
 // against `git clone --depth 1` of the same commit from the same git daemon, and a warm one
 // (the commit's checkout cached, so no network at all).
 
-// A git daemon on a free loopback port, stopped by its pid.
-class GitDaemon {
- public:
-  explicit GitDaemon(const fs::path& base) {
-    int sock = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      fail("no free port for git daemon");
-    port_ = ntohs(addr.sin_port);
-    ::close(sock);
-    std::vector<std::string> argv = {
-        "/usr/lib/git-core/git-daemon", "--listen=127.0.0.1", "--port=" + std::to_string(port_),
-        "--base-path=" + base.string(), "--export-all",       "--reuseaddr"};
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) fail(std::string("cannot start git daemon: ") + std::strerror(rc));
-    for (int i = 0; i < 200; ++i) {  // ready when the port accepts (well under a second)
-      int c = ::socket(AF_INET, SOCK_STREAM, 0);
-      addr.sin_port = htons(port_);
-      bool up = ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-      ::close(c);
-      if (up) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    fail("git daemon did not start");
-  }
-  ~GitDaemon() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-  std::string url(const std::string& repo) const {
-    return "git://127.0.0.1:" + std::to_string(port_) + "/" + repo;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
 void bench_git() {
   progress("git: cold and warm get_flow from a repository with 50 MB of history");
   const fs::path dir = fresh_dir("git");
@@ -1371,7 +1320,7 @@ void bench_git() {
   sha.erase(sha.find_last_not_of("\n") + 1);
   spawn_ok({git, "clone", "-q", "--bare", work.string(), (dir / "flows.git").string()},
            Output::Capture);
-  GitDaemon daemon(dir);
+  ferry::test::GitDaemon daemon(dir);
   const std::string url = daemon.url("flows.git");
   ::setenv("FERRY_BENCH_GIT_URL", url.c_str(), 1);
 
@@ -1435,86 +1384,6 @@ void bench_git() {
 // 10. Object storage: a 5 MB flow package through Azure storage on azurite and S3 storage on
 // Ceph RGW, against curl moving the same bytes to and from the same server with the same
 // credentials (a SAS; SigV4 with curl --aws-sigv4).
-
-// azurite (the Azure Blob emulator the tests use) on a free 127.0.0.1 port, its data in
-// `dir`; killed by its process id when this object goes away.
-class Azurite {
- public:
-  // FERRY_AZURITE_BLOB, else where scripts/install-deps.sh puts it (as the tests find it).
-  static std::string binary() {
-    const char* override_path = std::getenv("FERRY_AZURITE_BLOB");
-    return override_path && *override_path ? override_path
-                                           : "/opt/ferry-test-tools/node_modules/.bin/azurite-blob";
-  }
-
-  explicit Azurite(const fs::path& dir) {
-    port_ = free_loopback_port();
-    const std::string binary = Azurite::binary();
-    fs::create_directories(dir / "data");
-    child_ = std::make_unique<Child>(
-        std::vector<std::string>{binary, "--blobHost", "127.0.0.1", "--blobPort",
-                                 std::to_string(port_), "--location", (dir / "data").string(),
-                                 "--disableTelemetry", "--silent"},
-        dir / "azurite.log");
-    // node loads azurite in ~1 s on an idle machine, several on a loaded one.
-    auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (!port_accepts(port_)) {
-      if (child_->poll()) fail(binary + " exited at start:\n" + child_->log());
-      if (Clock::now() > deadline) fail(binary + " did not listen within 60 s");
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  // http://127.0.0.1:P/devstoreaccount1 (path-style: the account is the first segment).
-  std::string blob_endpoint() const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/" +
-           std::string(ferry::net::kDevStorageAccount);
-  }
-  // An account SAS (Blob service; service, container and object; read, write, delete,
-  // list, add, create) signed with the emulator's well-known key, as
-  // tests/support/azurite_server.cpp makes it.
-  std::string sas() const {
-    const std::string account(ferry::net::kDevStorageAccount);
-    const std::string version(ferry::net::kAzureBlobApiVersion);
-    const std::string permissions = "rwdlac", expiry = "2099-01-01T00:00:00Z";
-    const std::string to_sign = account + "\n" + permissions + "\nb\nsco\n\n" + expiry +
-                                "\n\nhttps,http\n" + version + "\n\n";
-    const std::string key =
-        ferry::detail::base64_decode(std::string(ferry::net::kDevStorageKey)).value();
-    const std::string signature =
-        ferry::detail::base64_encode(ferry::net::sigv4::hmac_sha256(key, to_sign));
-    return "sv=" + version + "&ss=b&srt=sco&sp=" + permissions +
-           "&se=" + ferry::net::url_encode(expiry) +
-           "&spr=" + ferry::net::url_encode("https,http") +
-           "&sig=" + ferry::net::url_encode(signature);
-  }
-
- private:
-  static int free_loopback_port() {
-    int sock = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      fail("no free port for azurite");
-    ::close(sock);
-    return ntohs(addr.sin_port);
-  }
-  static bool port_accepts(int port) {
-    int c = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    bool up = ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(c);
-    return up;
-  }
-
-  int port_ = 0;
-  std::unique_ptr<Child> child_;
-};
 
 // Two flows whose packages are ~5 MB, each with hello's task: one holds 5,000,000 characters
 // in a parameter default (made when the module loads: a 5 MB literal would only slow the
@@ -1681,11 +1550,14 @@ void bench_objects() {
   }
   const std::string curl = "/usr/bin/curl";
 
-  if (!fs::exists(Azurite::binary())) {
-    progress("  azurite is not installed (" + Azurite::binary() + "): no Azure rows");
+  if (!fs::exists(ferry::test::AzuriteServer::binary())) {
+    progress("  azurite is not installed (" + ferry::test::AzuriteServer::binary() +
+             "): no Azure rows");
   } else {
-    Azurite azurite(dir / "azurite");
-    const std::string sas = azurite.sas();
+    ferry::test::AzuriteServer azurite;
+    const std::string sas = ferry::test::make_account_sas(
+        std::string(ferry::net::kDevStorageAccount), std::string(ferry::net::kDevStorageKey),
+        "rwdlac", "2099-01-01T00:00:00Z");
     const std::string connection =
         "BlobEndpoint=" + azurite.blob_endpoint() + ";SharedAccessSignature=" + sas;
     ::setenv("FERRY_BENCH_AZURE", connection.c_str(), 1);

@@ -1,7 +1,6 @@
 #include "ferry/storage/azure.hpp"
 
 #include "agent/secrets.hpp"
-#include "core/masking.hpp"
 #include "ferry/error.hpp"
 #include "net/azure_blob.hpp"
 #include "storage/descriptor_fields.hpp"
@@ -16,7 +15,7 @@ const char kDefaultSecret[] = "AZURE_STORAGE_CONNECTION_STRING";
 
 // Looked up at each use, on the machine that uses it (as the reference does), and never
 // kept in the descriptor: the named secret, else AZURE_STORAGE_CONNECTION_STRING (whose
-// environment variable find_secret reads first).
+// environment variable find_secret reads first). AzureBlobClient registers it for masking.
 std::string connection_string(const std::string& secret_name) {
   if (!secret_name.empty()) {
     std::optional<std::string> value = agent::find_secret(secret_name);
@@ -26,11 +25,9 @@ std::string connection_string(const std::string& secret_name) {
                        "machine: set the environment variable " +
                        secret_name + " or run `ferry secrets set " + secret_name + "`.");
     }
-    detail::register_secret_value(*value);
     return *value;
   }
   if (std::optional<std::string> value = agent::find_secret(kDefaultSecret)) {
-    detail::register_secret_value(*value);
     return *value;
   }
   throw ValueError(

@@ -20,13 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string azurite_binary() {
-  if (const char* override_path = std::getenv("FERRY_AZURITE_BLOB");
-      override_path && *override_path)
-    return override_path;
-  return "/opt/ferry-test-tools/node_modules/.bin/azurite-blob";
-}
-
 }  // namespace
 
 AzuriteServer& AzuriteServer::shared() {
@@ -34,13 +27,20 @@ AzuriteServer& AzuriteServer::shared() {
   return server;
 }
 
+std::string AzuriteServer::binary() {
+  if (const char* override_path = std::getenv("FERRY_AZURITE_BLOB");
+      override_path && *override_path)
+    return override_path;
+  return "/opt/ferry-test-tools/node_modules/.bin/azurite-blob";
+}
+
 AzuriteServer::AzuriteServer() {
   port_ = free_port();
   std::filesystem::path data = dir_.path() / "data";
   std::filesystem::create_directories(data);
-  std::vector<std::string> argv = {azurite_binary(), "--blobHost",          "127.0.0.1",
-                                   "--blobPort",     std::to_string(port_), "--location",
-                                   data.string(),    "--disableTelemetry",  "--silent"};
+  std::vector<std::string> argv = {binary(),      "--blobHost",          "127.0.0.1",
+                                   "--blobPort",  std::to_string(port_), "--location",
+                                   data.string(), "--disableTelemetry",  "--silent"};
   // Not ServerProcess::start: node loads azurite in ~1 s on an idle machine but took up to
   // 8 s on a loaded 2-core one, beyond start()'s 5 s.
   auto begin = std::chrono::steady_clock::now();

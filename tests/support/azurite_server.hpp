@@ -17,6 +17,9 @@ class AzuriteServer : public ServerProcess {
 
   AzuriteServer();
 
+  // FERRY_AZURITE_BLOB, else where scripts/install-deps.sh puts azurite-blob.
+  static std::string binary();
+
   // http://127.0.0.1:P/devstoreaccount1 (path-style: the account is the first segment).
   std::string blob_endpoint() const;
   // devstoreaccount1 with its well-known key and the BlobEndpoint above.
