@@ -1,7 +1,8 @@
 #include "backend/migrations.hpp"
 
-#include <chrono>
 #include <string>
+
+#include "backend/backend_util.hpp"
 
 namespace ferry::backend::sqlite {
 
@@ -107,16 +108,29 @@ CREATE TABLE agents (
 );
 )sql";
 
+// ferry server: API keys (only their SHA-256 is kept) and the secret store (values sealed
+// by the server before they get here).
+constexpr const char* kServerTables = R"sql(
+CREATE TABLE api_keys (
+  id       INTEGER PRIMARY KEY,
+  name     TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  created  INTEGER NOT NULL,
+  revoked  INTEGER
+);
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked IS NULL;
+
+CREATE TABLE secrets (
+  name    TEXT PRIMARY KEY,
+  value   TEXT NOT NULL,
+  updated INTEGER NOT NULL
+);
+)sql";
+
 constexpr const char* kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version INTEGER PRIMARY KEY,"
     " applied_at INTEGER NOT NULL)";
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The newest applied version, or 0; -1 when schema_migrations does not exist yet.
 int applied_version(Database& db) {
@@ -141,6 +155,7 @@ bool is_applied(Database& db, int version) {
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "initial schema", kInitialSchema},
+      {2, "server API keys and secrets", kServerTables},
   };
   return list;
 }
@@ -181,7 +196,7 @@ int migrate(Database& db) {
     {
       auto insert =
           db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)");
-      insert.bind(1, m.version).bind(2, now_ms()).run();
+      insert.bind(1, m.version).bind(2, util::now_ms()).run();
     }
     tx.commit();
     ++applied;

@@ -1,14 +1,9 @@
 #include "backend/sqlite_backend.hpp"
 
-#include <sys/random.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <ctime>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "backend/backend_util.hpp"
 #include "backend/migrations.hpp"
 #include "ferry/error.hpp"
 
@@ -20,56 +15,16 @@ using sqlite::Database;
 using sqlite::Statement;
 using sqlite::Transaction;
 
-std::int64_t to_ms(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-Clock::time_point from_ms(std::int64_t ms) {
-  return Clock::time_point(std::chrono::milliseconds(ms));
-}
-
-std::int64_t now_ms() { return to_ms(Clock::now()); }
-
-// 32 random hex digits from the kernel: safe across fork(), unlike a seeded generator.
-std::string new_run_id() {
-  unsigned char bytes[16];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw ferry::Error(std::string("could not make a flow run id: getrandom failed: ") +
-                         std::strerror(errno));
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  for (std::size_t i = 0; i < sizeof bytes; ++i) {
-    id[2 * i] = kHex[bytes[i] >> 4];
-    id[2 * i + 1] = kHex[bytes[i] & 0xf];
-  }
-  return id;
-}
-
-// JSON text of a value; invalid UTF-8 in strings is replaced rather than thrown on.
-std::string json_text(const Value& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string labels_text(const std::vector<std::string>& labels) { return json_text(Value(labels)); }
-
-// 2024-05-01T12:00:00.123Z
-std::string format_time(std::int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
+using util::format_time;
+using util::from_ms;
+using util::json_text;
+using util::labels_text;
+using util::lost_message;
+using util::lost_run_retries;
+using util::new_run_id;
+using util::now_ms;
+using util::rescheduled_message;
+using util::to_ms;
 
 const std::string kVersionSelect =
     "SELECT v.id, p.name, f.name, v.version, v.graph, v.run_config, v.labels, v.storage,"
@@ -119,15 +74,7 @@ Value SqliteBackend::parse_json(const std::string& text, const char* what) const
 }
 
 std::vector<std::string> SqliteBackend::parse_labels(const std::string& text) const {
-  Value v = parse_json(text, "labels");
-  std::vector<std::string> labels;
-  if (v.is_array()) {
-    labels.reserve(v.size());
-    for (const auto& item : v) {
-      if (item.is_string()) labels.push_back(item.get<std::string>());
-    }
-  }
-  return labels;
+  return util::labels_from(parse_json(text, "labels"));
 }
 
 State SqliteBackend::parse_state(const std::string& text) const {
@@ -451,6 +398,15 @@ std::vector<FlowRun> SqliteBackend::list_flow_runs(const RunFilter& filter) {
   });
 }
 
+std::vector<std::pair<State, std::int64_t>> SqliteBackend::count_flow_runs_by_state() {
+  return locked("count flow runs", [&] {
+    auto q = db_->prepare("SELECT state, COUNT(*) FROM flow_runs GROUP BY state ORDER BY state");
+    std::vector<std::pair<State, std::int64_t>> out;
+    while (q.step()) out.emplace_back(parse_state(q.text(0)), q.int64(1));
+    return out;
+  });
+}
+
 void SqliteBackend::set_flow_run_state(const std::string& run_id, State state,
                                        const std::string& message) {
   locked("set the state of flow run " + run_id, [&] {
@@ -531,31 +487,41 @@ std::vector<std::string> SqliteBackend::mark_lost_runs(std::chrono::milliseconds
       std::string id;
       std::string agent_id;
       std::int64_t last_seen;
+      int retries;     // how often the flow lets a lost run be rescheduled
+      int times_lost;  // before this time
     };
     std::vector<Candidate> lost;
     {
       // A run without a heartbeat counts from its last state change.
       auto q = db_->prepare(
-          "SELECT id, agent_id, COALESCE(heartbeat, updated) FROM flow_runs"
-          " WHERE state IN ('Pending', 'Running') AND COALESCE(heartbeat, updated) < ?1"
-          " ORDER BY created, rowid");
+          "SELECT r.id, r.agent_id, COALESCE(r.heartbeat, r.updated), v.run_config,"
+          " (SELECT COUNT(*) FROM flow_run_states s WHERE s.run_id = r.id AND s.state = 'Lost')"
+          " FROM flow_runs r JOIN flow_versions v ON v.id = r.flow_version_id"
+          " WHERE r.state IN ('Pending', 'Running') AND COALESCE(r.heartbeat, r.updated) < ?1"
+          " ORDER BY r.created, r.rowid");
       q.bind(1, now - timeout.count());
-      while (q.step()) lost.push_back({q.text(0), q.text(1), q.int64(2)});
+      while (q.step()) {
+        lost.push_back({q.text(0), q.text(1), q.int64(2),
+                        lost_run_retries(parse_json(q.text(3), "run config")), q.int32(4)});
+      }
     }
     std::vector<std::string> ids;
     ids.reserve(lost.size());
     for (const auto& c : lost) {
-      char silent[32];
-      std::snprintf(silent, sizeof silent, "%.1f", static_cast<double>(now - c.last_seen) / 1000.0);
-      std::string message = "Lost: agent " + (c.agent_id.empty() ? "(none)" : c.agent_id) +
-                            " last heartbeat at " + format_time(c.last_seen) +
-                            "; no heartbeat for " + silent + " s";
-      {
+      const std::string message = lost_message(c.agent_id, c.last_seen, now);
+      append_run_history(c.id, State::Lost, message, now);
+      if (c.times_lost < c.retries) {
+        const std::string again = rescheduled_message(c.times_lost + 1, c.retries);
+        auto q = db_->prepare(
+            "UPDATE flow_runs SET state = 'Scheduled', message = ?2, updated = ?3,"
+            " agent_id = '', heartbeat = NULL WHERE id = ?1");
+        q.bind(1, c.id).bind(2, again).bind(3, now).run();
+        append_run_history(c.id, State::Scheduled, again, now);
+      } else {
         auto q = db_->prepare(
             "UPDATE flow_runs SET state = 'Lost', message = ?2, updated = ?3 WHERE id = ?1");
         q.bind(1, c.id).bind(2, message).bind(3, now).run();
       }
-      append_run_history(c.id, State::Lost, message, now);
       ids.push_back(c.id);
     }
     tx.commit();
@@ -741,6 +707,106 @@ std::vector<Agent> SqliteBackend::list_agents() {
       a.heartbeat = from_ms(q.int64(4));
       out.push_back(std::move(a));
     }
+    return out;
+  });
+}
+
+// ---- server: API keys and secrets -----------------------------------------------------
+
+void SqliteBackend::add_api_key(const std::string& name, const std::string& key_hash) {
+  if (name.empty()) throw ferry::ValueError("an API key needs a name");
+  locked("add API key " + name, [&] {
+    Transaction tx(*db_);
+    {
+      auto q = db_->prepare("SELECT 1 FROM api_keys WHERE name = ?1 AND revoked IS NULL");
+      q.bind(1, name);
+      if (q.step()) {
+        throw ferry::ValueError("an API key named '" + name +
+                                "' exists already; revoke it first or choose another name");
+      }
+    }
+    auto q = db_->prepare("INSERT INTO api_keys (name, key_hash, created) VALUES (?1, ?2, ?3)");
+    q.bind(1, name).bind(2, key_hash).bind(3, now_ms()).run();
+    tx.commit();
+  });
+}
+
+std::optional<std::string> SqliteBackend::find_api_key(const std::string& key_hash) {
+  return locked("check an API key", [&]() -> std::optional<std::string> {
+    auto q = db_->prepare("SELECT name FROM api_keys WHERE key_hash = ?1 AND revoked IS NULL");
+    q.bind(1, key_hash);
+    if (!q.step()) return std::nullopt;
+    return q.text(0);
+  });
+}
+
+bool SqliteBackend::revoke_api_key(const std::string& name) {
+  return locked("revoke API key " + name, [&] {
+    Transaction tx(*db_);
+    {
+      auto q = db_->prepare("UPDATE api_keys SET revoked = ?2 WHERE name = ?1 AND revoked IS NULL");
+      q.bind(1, name).bind(2, now_ms()).run();
+    }
+    const bool revoked = db_->changes() > 0;
+    tx.commit();
+    return revoked;
+  });
+}
+
+std::vector<ApiKey> SqliteBackend::list_api_keys() {
+  return locked("list API keys", [&] {
+    auto q = db_->prepare("SELECT name, created, revoked FROM api_keys ORDER BY name, id");
+    std::vector<ApiKey> out;
+    while (q.step()) {
+      ApiKey key;
+      key.name = q.text(0);
+      key.created = from_ms(q.int64(1));
+      if (auto at = q.optional_int64(2)) key.revoked = from_ms(*at);
+      out.push_back(std::move(key));
+    }
+    return out;
+  });
+}
+
+void SqliteBackend::put_secret(const std::string& name, const std::string& value) {
+  if (name.empty()) throw ferry::ValueError("a secret needs a name");
+  locked("store secret " + name, [&] {
+    Transaction tx(*db_);
+    auto q = db_->prepare(
+        "INSERT INTO secrets (name, value, updated) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated = excluded.updated");
+    q.bind(1, name).bind(2, value).bind(3, now_ms()).run();
+    tx.commit();
+  });
+}
+
+std::optional<std::string> SqliteBackend::get_secret(const std::string& name) {
+  return locked("read secret " + name, [&]() -> std::optional<std::string> {
+    auto q = db_->prepare("SELECT value FROM secrets WHERE name = ?1");
+    q.bind(1, name);
+    if (!q.step()) return std::nullopt;
+    return q.text(0);
+  });
+}
+
+bool SqliteBackend::delete_secret(const std::string& name) {
+  return locked("delete secret " + name, [&] {
+    Transaction tx(*db_);
+    {
+      auto q = db_->prepare("DELETE FROM secrets WHERE name = ?1");
+      q.bind(1, name).run();
+    }
+    const bool deleted = db_->changes() > 0;
+    tx.commit();
+    return deleted;
+  });
+}
+
+std::vector<std::string> SqliteBackend::list_secrets() {
+  return locked("list secrets", [&] {
+    auto q = db_->prepare("SELECT name FROM secrets ORDER BY name");
+    std::vector<std::string> out;
+    while (q.step()) out.push_back(q.text(0));
     return out;
   });
 }

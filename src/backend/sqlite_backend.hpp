@@ -39,6 +39,7 @@ class SqliteBackend final : public Backend {
                                        int max_runs) override;
   std::optional<FlowRun> get_flow_run(const std::string& run_id) override;
   std::vector<FlowRun> list_flow_runs(const RunFilter& filter) override;
+  std::vector<std::pair<State, std::int64_t>> count_flow_runs_by_state() override;
   void set_flow_run_state(const std::string& run_id, State state,
                           const std::string& message) override;
   void set_flow_run_result(const std::string& run_id, const Value& result) override;
@@ -58,6 +59,16 @@ class SqliteBackend final : public Backend {
   void register_agent(const Agent& agent) override;
   void heartbeat_agent(const std::string& agent_id) override;
   std::vector<Agent> list_agents() override;
+
+  void add_api_key(const std::string& name, const std::string& key_hash) override;
+  std::optional<std::string> find_api_key(const std::string& key_hash) override;
+  bool revoke_api_key(const std::string& name) override;
+  std::vector<ApiKey> list_api_keys() override;
+
+  void put_secret(const std::string& name, const std::string& value) override;
+  std::optional<std::string> get_secret(const std::string& name) override;
+  bool delete_secret(const std::string& name) override;
+  std::vector<std::string> list_secrets() override;
 
  private:
   // Runs f under the mutex; SQLite failures become ferry::Error("could not <what>: ...").
