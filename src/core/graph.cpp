@@ -1,6 +1,7 @@
 #include "core/graph.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <unordered_set>
 
 #include "ferry/error.hpp"
@@ -151,38 +152,49 @@ Value graph_to_json(const Graph& graph) {
   return {{"name", graph.name}, {"parameters", std::move(params)}, {"tasks", std::move(tasks)}};
 }
 
-Graph graph_from_json(const Value& json) {
+namespace {
+
+// J is Value (the values are moved out) or const Value (copied).
+template <class J>
+Graph graph_from_json_impl(J& json) {
+  auto take = [](J& v) -> Value {
+    if constexpr (std::is_const_v<J>) {
+      return v;
+    } else {
+      return std::move(v);
+    }
+  };
   Graph graph;
   try {
-    graph.name = json.at("name").get<std::string>();
-    for (const Value& p : json.at("parameters")) {
-      ParamSpec spec{p.at("name").get<std::string>(), p.at("type").get<std::string>(),
-                     std::nullopt};
-      if (p.contains("default")) spec.default_value = p.at("default");
+    graph.name = json.at("name").template get<std::string>();
+    for (J& p : json.at("parameters")) {
+      ParamSpec spec{p.at("name").template get<std::string>(),
+                     p.at("type").template get<std::string>(), std::nullopt};
+      if (p.contains("default")) spec.default_value = take(p.at("default"));
       graph.params.push_back(std::move(spec));
     }
-    const Value& tasks = json.at("tasks");
-    for (const Value& t : tasks) {
+    J& tasks = json.at("tasks");
+    for (J& t : tasks) {
       TaskNode node;
-      node.name = t.at("name").get<std::string>();
-      node.key = t.at("key").get<std::string>();
+      node.name = t.at("name").template get<std::string>();
+      node.key = t.at("key").template get<std::string>();
       node.max_retries = t.value("max_retries", 0);
       node.retry_delay_ms = t.value("retry_delay_ms", 0LL);
       node.timeout_ms = t.value("timeout_ms", 0LL);
       node.tags = t.value("tags", std::vector<std::string>{});
       node.trigger = trigger_from_string(t.value("trigger", std::string("all_successful")));
-      for (const Value& a : t.at("args")) {
+      for (J& a : t.at("args")) {
         if (a.contains("constant")) {
-          node.args.push_back({ArgSpec::Kind::Constant, a.at("constant"), {}, 0});
+          node.args.push_back({ArgSpec::Kind::Constant, take(a.at("constant")), {}, 0});
         } else if (a.contains("parameter")) {
-          std::string param = a.at("parameter").get<std::string>();
+          std::string param = a.at("parameter").template get<std::string>();
           if (!find_param(graph, param)) {
             throw FlowStorageError("Task '" + node.name + "' takes parameter '" + param +
                                    "', which the serialized flow graph does not declare.");
           }
           node.args.push_back({ArgSpec::Kind::Parameter, Value(), std::move(param), 0});
         } else {
-          std::size_t up = a.at("task").get<std::size_t>();
+          std::size_t up = a.at("task").template get<std::size_t>();
           if (up >= graph.tasks.size()) throw FlowStorageError("task edge points forward");
           node.args.push_back({ArgSpec::Kind::TaskResult, Value(), {}, up});
         }
@@ -200,6 +212,12 @@ Graph graph_from_json(const Value& json) {
   link_edges(graph);
   return graph;
 }
+
+}  // namespace
+
+Graph graph_from_json(const Value& json) { return graph_from_json_impl(json); }
+
+Graph graph_from_json(Value&& json) { return graph_from_json_impl(json); }
 
 Value resolve_parameters(const Graph& graph, const Value& given) {
   if (!given.is_null() && !given.is_object()) {

@@ -48,6 +48,9 @@ struct Graph {
 // Serialized graph (what a frozen package holds) and back. Tasks come back unbound (fn null).
 Value graph_to_json(const Graph& graph);
 Graph graph_from_json(const Value& json);
+// The same, moving parameter defaults and constant arguments out of `json` instead of copying
+// them (a thawed package's graph JSON is parsed only to be read once).
+Graph graph_from_json(Value&& json);
 
 // Sets a node's upstream/downstream from its arguments and `after` edges.
 void link_edges(Graph& graph);

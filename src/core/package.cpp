@@ -11,6 +11,7 @@
 #include "core/files.hpp"
 #include "core/graph.hpp"
 #include "core/module_loader.hpp"
+#include "core/package.hpp"
 #include "ferry/error.hpp"
 #include "ferry/module.hpp"
 
@@ -47,7 +48,8 @@ struct ParsedPackage {
                          " Re-register the flow to write a fresh package.");
 }
 
-ParsedPackage parse(std::string_view bytes, std::string_view origin) {
+ParsedPackage parse(std::string_view bytes, std::string_view origin,
+                    detail::PackageBytes verified = detail::PackageBytes::Unverified) {
   if (bytes.size() < kPrefix || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     refuse(origin, "it is not a ferry flow package (no FERRYPKG signature).");
   }
@@ -81,7 +83,10 @@ ParsedPackage parse(std::string_view bytes, std::string_view origin) {
                        std::to_string(graph_size + p.info.module_size) + " payload bytes, found " +
                        std::to_string(payload.size()) + ").");
   }
-  if (detail::sha256_hex(payload) != p.info.payload_sha256) {
+  // After a match with the digest recorded for the whole package, the payload (and the
+  // header naming its digest) are the bytes ferry froze: hashing 5 MB again would only repeat it.
+  if (verified != detail::PackageBytes::MatchedRecordedDigest &&
+      detail::sha256_hex(payload) != p.info.payload_sha256) {
     refuse(origin,
            "its payload does not match its SHA-256 digest: the package is corrupted "
            "or was tampered with.");
@@ -150,7 +155,11 @@ PackageInfo inspect_package(std::string_view bytes, std::string_view origin) {
 }
 
 Flow thaw_flow_bytes(std::string_view bytes, std::string_view origin) {
-  ParsedPackage p = parse(bytes, origin);
+  return detail::thaw_package(bytes, origin, detail::PackageBytes::Unverified);
+}
+
+Flow detail::thaw_package(std::string_view bytes, std::string_view origin, PackageBytes verified) {
+  ParsedPackage p = parse(bytes, origin, verified);
   if (!detail::build_loadable(p.info.versions, library_build())) {
     throw FlowStorageError(mismatch_message(
         origin, "The package's flow module cannot be loaded by this ferry runtime.",
@@ -160,7 +169,7 @@ Flow thaw_flow_bytes(std::string_view bytes, std::string_view origin) {
   if (graph_json.is_discarded()) {
     throw FlowStorageError("Flow package '" + std::string(origin) + "' holds a malformed graph.");
   }
-  auto graph = std::make_shared<detail::Graph>(detail::graph_from_json(graph_json));
+  auto graph = std::make_shared<detail::Graph>(detail::graph_from_json(std::move(graph_json)));
 
   // Content-addressed, so a package's module is written once and reused by later runs. A
   // cache entry, not a record: written without fsync, and rewritten when its size is not the

@@ -260,10 +260,13 @@ ObjectInfo AzureBlobClient::put(std::string_view key, std::string_view bytes,
 ObjectData AzureBlobClient::get(std::string_view key) {
   std::string subject = uri(key);
   Request request;
+  request.hash_body = true;
   Response response =
       send_request(std::move(request), "/" + container_ + "/" + std::string(key), subject);
   if (!response.ok()) throw error_for(response, subject);
-  return {.bytes = std::move(response.body), .info = info_from(response)};
+  return {.bytes = std::move(response.body),
+          .info = info_from(response),
+          .sha256 = std::move(response.body_sha256)};
 }
 
 bool AzureBlobClient::exists(std::string_view key) {

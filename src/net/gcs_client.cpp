@@ -241,6 +241,7 @@ ObjectData GcsClient::get(std::string_view key) {
   Request r;
   r.url = object_url(key);
   r.params = {{"alt", "media"}};
+  r.hash_body = true;
   Target target = object_target(key);
   Response response = send_authorized(r, target);
   if (!response.ok()) fail(r, response, target, "Downloading");
@@ -248,6 +249,7 @@ ObjectData GcsClient::get(std::string_view key) {
   data.info = {response.header("ETag"), gcs_time_to_iso(response.header("Last-Modified")),
                response.header("x-goog-generation")};
   data.bytes = std::move(response.body);
+  data.sha256 = std::move(response.body_sha256);
   return data;
 }
 

@@ -4,8 +4,10 @@
 #include <cctype>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "core/digest.hpp"
 #include "core/text.hpp"
 #include "net/curl_api.hpp"
 
@@ -18,10 +20,13 @@ using detail::trim;
 
 struct Capture {
   Response* response;
+  detail::Sha256* body_digest;  // null unless the request asked for hash_body
 };
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
-  static_cast<Capture*>(user)->response->body.append(data, size * n);
+  Capture& capture = *static_cast<Capture*>(user);
+  capture.response->body.append(data, size * n);
+  if (capture.body_digest) capture.body_digest->update(std::string_view(data, size * n));
   return size * n;
 }
 
@@ -82,7 +87,9 @@ Attempt attempt_once(const Request& req) {
   if (!has_content_type) headers = api.slist_append(headers, "Content-Type:");
   headers = api.slist_append(headers, "Expect:");
 
-  Capture capture{&a.response};
+  std::optional<detail::Sha256> body_digest;
+  if (req.hash_body) body_digest.emplace();
+  Capture capture{&a.response, body_digest ? &*body_digest : nullptr};
   api.easy_setopt(curl, CURLOPT_URL, url.c_str());
   api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   api.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -101,6 +108,7 @@ Attempt attempt_once(const Request& req) {
 #endif
   api.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, req.verify_tls ? 1L : 0L);
   api.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, req.verify_tls ? 2L : 0L);
+  if (!req.ca_file.empty()) api.easy_setopt(curl, CURLOPT_CAINFO, req.ca_file.c_str());
   if (req.timeout_seconds > 0) {
     api.easy_setopt(curl, CURLOPT_TIMEOUT_MS, long(req.timeout_seconds * 1000));
   }
@@ -114,7 +122,10 @@ Attempt attempt_once(const Request& req) {
   api.easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
 
   a.code = api.easy_perform(curl);
-  if (a.code == CURLE_OK) api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.response.status);
+  if (a.code == CURLE_OK) {
+    api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.response.status);
+    if (body_digest) a.response.body_sha256 = body_digest->hex();
+  }
   api.slist_free_all(headers);
   api.easy_cleanup(curl);
   return a;

@@ -24,10 +24,14 @@ struct Request {
   bool send_body = false;        // send `body` (even an empty one) with any method
   double timeout_seconds = 300;  // the whole request, connection included; <= 0: none
   bool verify_tls = true;
+  std::string ca_file{};  // PEM CA bundle to verify the server with instead of the system's
   bool follow_redirects = true;
   int max_retries = 3;  // extra attempts after the first, for retryable failures only
   std::chrono::milliseconds backoff{200};  // doubled after every retry
   std::string display_url{};               // how errors name the URL; default redact_url(url)
+  // Compute Response::body_sha256 while the body arrives (each chunk is hashed while it is
+  // still in the cache, instead of a second pass over the whole body afterwards).
+  bool hash_body = false;
 };
 
 struct Response {
@@ -35,6 +39,8 @@ struct Response {
   Fields headers{};  // in the order received, names as sent by the server
   std::string body{};
   int attempts = 0;  // how many times the request was sent
+  // With Request::hash_body: SHA-256 (lowercase hex) of exactly `body`; else "".
+  std::string body_sha256{};
   // The first header of that name (case-insensitive), or "".
   std::string header(std::string_view name) const;
   bool ok() const { return status >= 200 && status < 300; }

@@ -22,6 +22,8 @@ struct ObjectInfo {
 struct ObjectData {
   std::string bytes{};
   ObjectInfo info{};
+  // SHA-256 (lowercase hex) of `bytes`, computed while they were received (get() sets it).
+  std::string sha256{};
 };
 
 struct PutOptions {

@@ -172,8 +172,9 @@ Fields s3_upload_headers(const Value& upload_options) {
       }
       continue;
     }
+    const std::string& option = name;  // clang 14 cannot capture a structured binding
     auto it = std::find_if(kUploadHeaders.begin(), kUploadHeaders.end(),
-                           [&](const auto& p) { return name == p.first; });
+                           [&](const auto& p) { return option == p.first; });
     if (it == kUploadHeaders.end())
       throw ValueError("Unknown S3 upload_options name '" + name +
                        "'. Known names: " + known_upload_names() + ".");
@@ -347,12 +348,14 @@ ObjectData S3Client::get(std::string_view key) {
   if (key.empty()) throw ValueError("An S3 object key cannot be empty (bucket " + bucket_ + ").");
   Request req;
   req.url = object_url(key);
+  req.hash_body = true;
   Response r = send_signed(std::move(req), key, "download");
   if (!r.ok()) fail(r, key, "download");
   ObjectData data;
   data.info = {r.header("ETag"), http_date_to_iso8601(r.header("Last-Modified")),
                r.header("x-amz-version-id")};
   data.bytes = std::move(r.body);
+  data.sha256 = std::move(r.body_sha256);
   return data;
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/digest.hpp"
 #include "core/files.hpp"
+#include "core/package.hpp"
 #include "ferry/error.hpp"
 #include "ferry/flow.hpp"
 #include "ferry/module.hpp"
@@ -107,6 +108,9 @@ class LocalImpl : public StorageImpl {
     }
     if (stored_as_script) return load_flow_from_source(location, name);
     std::string bytes = detail::read_file(location);
+    // A match with the digest recorded for the whole file covers the package's own payload
+    // digest, which is then not checked a second time; without a record it is.
+    detail::PackageBytes verified = detail::PackageBytes::Unverified;
     if (auto it = digests.find(name); it != digests.end()) {
       std::string actual = detail::sha256_hex(bytes);
       if (actual != it->second) {
@@ -116,8 +120,9 @@ class LocalImpl : public StorageImpl {
                                it->second + ", found " + actual +
                                "): it was modified or corrupted. Re-register the flow.");
       }
+      verified = detail::PackageBytes::MatchedRecordedDigest;
     }
-    Flow flow = thaw_flow_bytes(bytes, location);
+    Flow flow = detail::thaw_package(bytes, location, verified);
     if (flow.name() != name) {
       throw FlowStorageError("The package at '" + location + "' holds flow '" + flow.name() +
                              "', not '" + name + "'. Re-register the flow.");

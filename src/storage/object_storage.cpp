@@ -101,8 +101,8 @@ Flow ObjectStorageImpl::load_flow(const std::string& name, const std::string& lo
   if (!data.info.etag.empty()) pin["etag"] = data.info.etag;
   if (!data.info.version_id.empty()) pin["version_id"] = data.info.version_id;
   pins_[name] = std::move(pin);
-  if (stored_as_script) return load_fetched_source(data.bytes, name, slugify(type()));
-  return thaw_fetched_package(data.bytes, name, digests, uri);
+  if (stored_as_script) return load_fetched_source(data.bytes, name, slugify(type()), data.sha256);
+  return thaw_fetched_package(data.bytes, name, digests, uri, data.sha256);
 }
 
 }  // namespace ferry::storage

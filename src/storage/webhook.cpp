@@ -224,11 +224,14 @@ class WebhookImpl : public StorageImpl {
   Flow load_flow(const std::string& name, const std::string&) override {
     Value kw = render_templates(get_kwargs_, secret_lookup(), "get_flow_request_kwargs");
     net::Request request = make_request(get_method_, kw, get_kwargs_);
+    request.hash_body = true;  // the digest check and the source cache key, without a 2nd pass
     std::string what = "Webhook get_flow request for flow '" + name + "'";
     net::Response response = send_checked(request, what);
     std::string origin = "the response to " + get_method_ + " " + request.display_url;
-    if (stored_as_script) return load_fetched_source(response.body, name, "webhook");
-    return thaw_fetched_package(response.body, name, digests, origin);
+    if (stored_as_script) {
+      return load_fetched_source(response.body, name, "webhook", response.body_sha256);
+    }
+    return thaw_fetched_package(response.body, name, digests, origin, response.body_sha256);
   }
 
   void serialize_fields(Value& out) const override {

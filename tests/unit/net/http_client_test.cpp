@@ -5,6 +5,7 @@
 #include <chrono>
 #include <string>
 
+#include "core/digest.hpp"
 #include "net/http_client.hpp"
 #include "support/http_server.hpp"
 
@@ -90,6 +91,32 @@ TEST(HttpClient, RetriesOn503And429And500ThenSucceeds) {
     EXPECT_EQ(e.status(), 503);
     EXPECT_EQ(std::string(e.what()), "HTTP 503 Service Unavailable from GET " + server.url("/x"));
   }
+}
+
+TEST(HttpClient, HashBodyGivesTheDigestOfExactlyTheBodyReturned) {
+  HttpServer server;
+  std::string bytes(3'000'000, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 7919) >> 3);
+  Request put = fast({});
+  put.method = "PUT";
+  put.url = server.url("/big");
+  put.body = bytes;
+  ASSERT_EQ(ferry::net::send(put).status, 200);
+
+  Request get = fast({});
+  get.url = server.url("/big");
+  Response plain = ferry::net::send(get);
+  EXPECT_EQ(plain.body, bytes);
+  EXPECT_EQ(plain.body_sha256, "") << "only computed when asked for";
+
+  get.hash_body = true;
+  // The failed attempts' bodies must not count: each attempt hashes its own response.
+  server.fail_next(2, 503);
+  Response hashed = ferry::net::send(get);
+  EXPECT_EQ(hashed.attempts, 3);
+  ASSERT_EQ(hashed.body.size(), bytes.size());
+  EXPECT_EQ(hashed.body_sha256, ferry::detail::sha256_hex(bytes));
+  EXPECT_EQ(hashed.body_sha256, ferry::detail::sha256_hex(hashed.body));
 }
 
 TEST(HttpClient, OtherStatusesAreNotRetried) {

@@ -337,6 +337,22 @@ TEST(LocalStorage, ModifiedStoredFileFailsTheDigestCheck) {
   EXPECT_TRUE(has(err, loc)) << err;
 }
 
+TEST(LocalStorage, WithoutARecordedDigestThePackagesOwnDigestIsChecked) {
+  // After a match with the recorded digest the package's payload is not hashed again; with no
+  // digest recorded (a descriptor without one), the package's own check still refuses it.
+  ScopedFerryHome home;
+  TempDir dir;
+  Local s({.directory = dir.path().string()});
+  std::string loc = s.add_flow(test_flow());
+  s.impl()->digests.clear();
+  std::string bytes = read_text(loc);
+  bytes[bytes.size() - 100] ^= 0x55;
+  write_text(loc, bytes);
+  std::string err = error_of<ferry::FlowStorageError>([&] { s.get_flow("test"); });
+  EXPECT_TRUE(has(err, "its payload does not match its SHA-256 digest")) << err;
+  EXPECT_TRUE(has(err, loc)) << err;
+}
+
 TEST(LocalStorage, DigestIsCheckedBeforeLoadingEvenForAValidPackage) {
   // A package that would load fine, but is not the one registered: only the storage's
   // recorded digest can tell.
