@@ -5,7 +5,7 @@
 // benchmark ran (a flow that failed or a command that exited non-zero is an error).
 //
 //   ferry_bench [all | executor compile load freeze register storage agent latency git
-//                objects ...]
+//                objects server ...]
 //                                                          (default: all)
 //   ferry_bench --once script|frozen|dlopen PATH      (helper: times one load, prints ns)
 //   ferry_bench --once storage DESCRIPTOR.json        (helper: deserializes a storage
@@ -52,6 +52,14 @@
 // The backend API (not public): the agent benchmarks create runs and read their
 // millisecond state history through it.
 #include "backend/backend.hpp"
+// The server benchmarks: ferry's server in this process, its client, and bare claims on
+// SQLite (ferry's connection wrapper) and PostgreSQL (libpqxx).
+#include <pqxx/pqxx>
+
+#include "backend/remote_backend.hpp"
+#include "backend/sqlite_db.hpp"
+#include "server/api_keys.hpp"
+#include "server/server.hpp"
 // The object-storage benchmarks start azurite and sign its SAS with the library's helpers.
 #include "core/digest.hpp"
 #include "core/text.hpp"
@@ -63,6 +71,8 @@
 // Ceph RGW, started as the tests start it (tests/support, compiled into this program).
 #include "support/azurite_server.hpp"
 #include "support/ceph_rgw.hpp"
+#include "support/ports.hpp"
+#include "support/postgres_server.hpp"
 
 extern char** environ;
 
@@ -1663,6 +1673,414 @@ void bench_objects() {
 }
 
 // ---------------------------------------------------------------------------------------
+// 11. ferry server: runs created and claimed through the HTTP API of an in-process Server
+// (SQLite, PostgreSQL) against the same calls on the backend object and the bare SQL of a
+// claim; Scheduled -> Running with 4 agents of a `ferry server start` process.
+
+constexpr int kServerRuns = 500;   // runs created, and runs claimed, per figure
+constexpr int kServerClients = 4;  // client threads
+constexpr int kServerLatencyRuns = 100;
+// Between two runs of the latency benchmark. At 20 ms (50 runs/s) the 4 agents could not keep
+// up on the 2-core benchmark machine (each run is a new `ferry execute` process): runs queued
+// for seconds and the figure measured the backlog, not the hand-off.
+constexpr int kServerLatencyGapMs = 100;
+constexpr int kServerAgents = 4;
+
+// Runs f(t) for t = 0 .. n-1 on n threads and returns the wall time of all of them; the
+// first exception of any thread is rethrown once all have ended.
+template <class F>
+double threads_ns(int n, F f) {
+  std::mutex mutex;
+  std::exception_ptr error;
+  std::vector<std::thread> threads;
+  auto t0 = Clock::now();
+  for (int t = 0; t < n; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        f(t);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) error = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  double ns = ns_between(t0, Clock::now());
+  if (error) std::rethrow_exception(error);
+  return ns;
+}
+
+double per_second(int n, double ns) { return ns > 0 ? n / (ns / 1e9) : 0; }
+
+// A throughput row without a target (runs/s; the ratio is ferry's time over the baseline's).
+void rate_row(std::string name, double ferry_rate, double base_rate, std::string base_label,
+              std::string broken = {}) {
+  add_text_row({std::move(name), fmt("%.1f runs/s", ferry_rate),
+                fmt("%.1f runs/s", base_rate) + " (" + base_label + ")",
+                fmt_ratio(ferry_rate > 0 ? base_rate / ferry_rate : 0), "-",
+                broken.empty() ? "-" : "NO: " + broken});
+}
+
+// A Server on an ephemeral loopback port over the backend at `database_url`, serving from
+// a thread of this process, with one API key.
+class InProcessServer {
+ public:
+  explicit InProcessServer(const std::string& database_url)
+      : backend_(ferry::backend::open_backend_url(database_url)),
+        key_(ferry::server::new_api_key()) {
+    backend_->add_api_key("bench", ferry::server::hash_api_key(key_));
+    server_ = std::make_unique<ferry::server::Server>(*backend_, ferry::server::ServerOptions{});
+    server_->start();
+    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+    thread_ = std::thread([this] {
+      try {
+        server_->run();
+      } catch (const std::exception& e) {
+        progress(std::string("  the in-process server failed: ") + e.what());
+      }
+    });
+  }
+  ~InProcessServer() {
+    server_->stop();
+    thread_.join();
+  }
+  InProcessServer(const InProcessServer&) = delete;
+  InProcessServer& operator=(const InProcessServer&) = delete;
+
+  ferry::backend::Backend& backend() { return *backend_; }
+  std::unique_ptr<ferry::backend::Backend> client() const {
+    ferry::backend::RemoteOptions o;
+    o.url = url_;
+    o.api_key = key_;
+    o.retry_for = std::chrono::seconds(30);
+    return ferry::backend::open_remote_backend(o);
+  }
+
+ private:
+  std::unique_ptr<ferry::backend::Backend> backend_;
+  std::string key_;
+  std::unique_ptr<ferry::server::Server> server_;
+  std::string url_;
+  std::thread thread_;
+};
+
+// A flow version to create runs of (never run: nothing reads its storage).
+ferry::backend::FlowVersion server_bench_version(ferry::backend::Backend& backend) {
+  ferry::backend::FlowVersionSpec s;
+  s.project = "bench";
+  s.flow_name = "server";
+  s.graph = ferry::Value{{"tasks", ferry::Value::array()}};
+  s.run_config = ferry::Value{{"type", "Universal"}};
+  s.storage = ferry::Value{{"type", "Local"}, {"path", "/nonexistent"}};
+  s.result = nullptr;
+  s.idempotency_key = "bench-server";
+  return backend.register_flow_version(s).version;
+}
+
+// kServerRuns runs created from as many threads as `backends` holds, each through its own.
+double create_runs_ns(const std::vector<ferry::backend::Backend*>& backends,
+                      std::int64_t version_id) {
+  std::atomic<int> next{0};
+  return threads_ns(static_cast<int>(backends.size()), [&](int t) {
+    for (int i; (i = next++) < kServerRuns;) {
+      backends[t]->create_flow_run(version_id, ferry::Value{{"i", i}}, {});
+    }
+  });
+}
+
+// Queues kServerRuns runs through the backend itself (untimed).
+void queue_runs(ferry::backend::Backend& backend, std::int64_t version_id) {
+  for (int i = 0; i < kServerRuns; ++i) {
+    backend.create_flow_run(version_id, ferry::Value{{"i", i}}, {});
+  }
+}
+
+// Each thread claims one run at a time (claim(t) is false once none is left); returns the
+// wall time and sets `claimed`.
+template <class Claim>
+double drain_ns(int threads, int& claimed, Claim claim) {
+  std::atomic<int> n{0};
+  double ns = threads_ns(threads, [&](int t) {
+    while (claim(t)) ++n;
+  });
+  claimed = n;
+  return ns;
+}
+
+// What is wrong with a drain that did not claim exactly kServerRuns runs, if anything.
+std::string claimed_broken(int claimed, const std::string& how) {
+  if (claimed == kServerRuns) return {};
+  return how + " claimed " + std::to_string(claimed) + " of " + std::to_string(kServerRuns);
+}
+
+// The bare claim on PostgreSQL: one UPDATE ... FOR UPDATE SKIP LOCKED per claim (autocommit),
+// each thread on its own connection (opened before the clock starts).
+double postgres_bare_claims_ns(const std::string& url, int& claimed) {
+  std::vector<std::unique_ptr<pqxx::connection>> conns;
+  for (int t = 0; t < kServerClients; ++t) {
+    conns.push_back(std::make_unique<pqxx::connection>(url));
+    conns.back()->prepare("claim",
+                          "UPDATE flow_runs SET state = 'Pending', agent_id = $1 WHERE id = "
+                          "(SELECT id FROM flow_runs WHERE state = 'Scheduled' ORDER BY created "
+                          "LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id");
+  }
+  return drain_ns(kServerClients, claimed, [&](int t) {
+    pqxx::nontransaction tx(*conns[t]);
+    return !tx.exec_prepared("claim", "bare-" + std::to_string(t)).empty();
+  });
+}
+
+// The bare claim on SQLite: the same UPDATE in a BEGIN IMMEDIATE transaction, each thread
+// on its own connection (WAL, busy timeout: src/backend/sqlite_db.hpp).
+double sqlite_bare_claims_ns(const std::string& path, int& claimed) {
+  namespace sq = ferry::backend::sqlite;
+  std::vector<std::unique_ptr<sq::Database>> dbs;
+  for (int t = 0; t < kServerClients; ++t) dbs.push_back(std::make_unique<sq::Database>(path));
+  return drain_ns(kServerClients, claimed, [&](int t) {
+    sq::Transaction tx(*dbs[t]);
+    bool got = false;
+    {
+      auto q = dbs[t]->prepare(
+          "UPDATE flow_runs SET state = 'Pending', agent_id = ?1 WHERE id = "
+          "(SELECT id FROM flow_runs WHERE state = 'Scheduled' ORDER BY created LIMIT 1) "
+          "RETURNING id");
+      q.bind(1, "bare-" + std::to_string(t));
+      got = q.step();
+    }
+    tx.commit();
+    return got;
+  });
+}
+
+// Creates and claims through an in-process server on one database. `bare_claims` drains
+// the queue with the bare SQL of a claim.
+void bench_server_api(const std::string& db, const std::string& database_url,
+                      const std::function<double(int&)>& bare_claims) {
+  const std::string n = std::to_string(kServerRuns), c = std::to_string(kServerClients);
+  progress("  " + db + ": in-process server on " + database_url.substr(0, 60));
+  InProcessServer server(database_url);
+  ferry::backend::Backend& direct = server.backend();
+  const ferry::backend::FlowVersion version = server_bench_version(direct);
+  std::vector<std::unique_ptr<ferry::backend::Backend>> clients;
+  for (int t = 0; t < kServerClients; ++t) clients.push_back(server.client());
+  auto remote_claim = [&](int t) {
+    return !clients[t]->claim_flow_runs("bench-" + std::to_string(t), {}, 1).empty();
+  };
+  // Warm-up: a few runs created and claimed over HTTP.
+  for (int i = 0; i < 8; ++i) {
+    clients[i % kServerClients]->create_flow_run(version.id, ferry::Value{{"i", i}}, {});
+  }
+  int warm = 0;
+  drain_ns(kServerClients, warm, remote_claim);
+
+  // Claims: the queue holds kServerRuns runs for each way of claiming, which empties it.
+  int claimed_http = 0, claimed_direct = 0, claimed_bare = 0;
+  queue_runs(direct, version.id);
+  double http_ns = drain_ns(kServerClients, claimed_http, remote_claim);
+  queue_runs(direct, version.id);
+  double direct_ns = drain_ns(kServerClients, claimed_direct, [&](int t) {
+    return !direct.claim_flow_runs("direct-" + std::to_string(t), {}, 1).empty();
+  });
+  queue_runs(direct, version.id);
+  double bare_ns = bare_claims(claimed_bare);
+  std::string http_broken = claimed_broken(claimed_http, "server");
+  if (std::string b = claimed_broken(claimed_bare, "bare SQL"); !b.empty()) {
+    http_broken += (http_broken.empty() ? "" : "; ") + b;
+  }
+  progress("  claims: server " + fmt_time(http_ns) + ", backend object " + fmt_time(direct_ns) +
+           ", bare SQL " + fmt_time(bare_ns));
+  rate_row("server claims, " + db + " (" + n + " runs, " + c + " clients, 1 per claim)",
+           per_second(claimed_http, http_ns), per_second(claimed_bare, bare_ns), "bare SQL claim",
+           http_broken);
+  rate_row("backend claims, " + db + " (no HTTP, " + c + " threads)",
+           per_second(claimed_direct, direct_ns), per_second(claimed_bare, bare_ns),
+           "bare SQL claim", claimed_broken(claimed_direct, "backend"));
+
+  // Creates: the backend object itself, then the same through the server.
+  std::vector<ferry::backend::Backend*> same(kServerClients, &direct), remote;
+  for (auto& client : clients) remote.push_back(client.get());
+  double create_direct_ns = create_runs_ns(same, version.id);
+  double create_http_ns = create_runs_ns(remote, version.id);
+  progress("  creates: server " + fmt_time(create_http_ns) + ", backend object " +
+           fmt_time(create_direct_ns));
+  rate_row("server runs created, " + db + " (" + n + " runs, " + c + " clients)",
+           per_second(kServerRuns, create_http_ns), per_second(kServerRuns, create_direct_ns),
+           "backend object, no HTTP");
+}
+
+// Sets environment variables for the processes started meanwhile; unsets them at the end.
+class ScopedEnv {
+ public:
+  void set(const std::string& name, const std::string& value) {
+    ::setenv(name.c_str(), value.c_str(), 1);
+    names_.push_back(name);
+  }
+  ~ScopedEnv() {
+    for (const std::string& name : names_) ::unsetenv(name.c_str());
+  }
+
+ private:
+  std::vector<std::string> names_;
+};
+
+// `ferry server start` on `database_url` with kServerAgents agents (other processes, given
+// only FERRY_API and FERRY_API_KEY); kServerLatencyRuns runs of the trivial flow created
+// kServerLatencyGapMs apart; Scheduled -> Running from each run's history.
+// Baseline: `ferry --version`.
+void bench_server_latency(const std::string& db, const std::string& database_url) {
+  const fs::path dir = fresh_dir("server-latency-" + db);
+  progress("  " + db + ": ferry server start with " + std::to_string(kServerAgents) + " agents");
+  // (--database belongs to `api-key`: given after `create`, CLI11 rejects it.)
+  Spawned made = spawn_ok(
+      {kFerry, "server", "api-key", "--database", database_url, "create", "bench", "--json"},
+      Output::CaptureStdout);
+  const std::string key = ferry::Value::parse(made.output).at("key").get<std::string>();
+  const int port = ferry::test::free_port();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  Child server(
+      {kFerry, "server", "start", "--port", std::to_string(port), "--database", database_url},
+      dir / "server.log");
+  for (auto deadline = Clock::now() + std::chrono::seconds(20); !ferry::test::port_accepts(port);) {
+    if (auto code = server.poll()) {
+      fail("ferry server exited with " + std::to_string(*code) + ":\n" + server.log());
+    }
+    if (Clock::now() > deadline) fail("ferry server did not start within 20 s:\n" + server.log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ScopedEnv env;
+  env.set("FERRY_API", url);
+  env.set("FERRY_API_KEY", key);
+  spawn_ok(
+      {kFerry, "register", "--path", (fs::path(FERRY_TEST_FIXTURES) / "e2e/trivial.cpp").string()},
+      Output::Capture);
+  ferry::backend::RemoteOptions options;
+  options.url = url;
+  options.api_key = key;
+  options.retry_for = std::chrono::seconds(30);
+  auto backend = ferry::backend::open_remote_backend(options);
+  std::optional<ferry::backend::FlowVersion> version =
+      backend->get_flow_version("default", "trivial");
+  if (!version) fail("ferry register did not record flow 'trivial' on the server");
+
+  std::vector<std::unique_ptr<Child>> agents;
+  for (int a = 0; a < kServerAgents; ++a) {
+    agents.push_back(std::make_unique<Child>(
+        std::vector<std::string>{kFerry, "agent", "local", "start", "--no-hostname-label",
+                                 "--poll-interval", "0.1"},
+        dir / ("agent-" + std::to_string(a) + ".log")));
+  }
+  for (auto deadline = Clock::now() + std::chrono::seconds(20);
+       backend->list_agents().size() < static_cast<std::size_t>(kServerAgents);) {
+    for (auto& agent : agents) {
+      if (auto code = agent->poll()) {
+        fail("an agent exited with " + std::to_string(*code) + ":\n" + agent->log());
+      }
+    }
+    if (Clock::now() > deadline) fail("the agents did not start within 20 s:\n" + agents[0]->log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::string bad;
+  // Warm-up: a run per agent (page cache, the module in the cache).
+  std::vector<std::string> warm;
+  for (int i = 0; i < kServerAgents; ++i) {
+    warm.push_back(backend->create_flow_run(version->id, ferry::Value{{"i", i}}, {}).id);
+  }
+  wait_final(*backend, warm, std::chrono::seconds(60), bad);
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < kServerLatencyRuns; ++i) {
+    ids.push_back(backend->create_flow_run(version->id, ferry::Value{{"i", i}}, {}).id);
+    std::this_thread::sleep_for(std::chrono::milliseconds(kServerLatencyGapMs));
+  }
+  int success = wait_final(*backend, ids, std::chrono::seconds(120), bad);
+
+  // The baseline: starting a ferry process (every run is a new `ferry execute`), while the
+  // agents are idle.
+  std::vector<double> spawn_ns;
+  for (int i = 0; i < kServerLatencyRuns; ++i) {
+    spawn_ns.push_back(spawn_ok({kFerry, "--version"}, Output::Null).ns);
+  }
+
+  std::vector<double> to_running, to_claimed, to_final;
+  for (const std::string& id : ids) {
+    std::optional<ferry::backend::FlowRun> run = backend->get_flow_run(id);
+    if (!run) fail("run " + id + " vanished");
+    std::map<ferry::State, ferry::backend::Clock::time_point> at;
+    for (const ferry::backend::StateChange& ch : run->history) at.emplace(ch.state, ch.at);
+    if (!at.count(ferry::State::Scheduled) || !at.count(ferry::State::Pending) ||
+        !at.count(ferry::State::Running)) {
+      fail("run " + id + " lacks a Scheduled, Pending or Running history entry");
+    }
+    to_running.push_back(ms_between(at[ferry::State::Scheduled], at[ferry::State::Running]) * 1e6);
+    to_claimed.push_back(ms_between(at[ferry::State::Scheduled], at[ferry::State::Pending]) * 1e6);
+    if (at.count(ferry::State::Success)) {
+      to_final.push_back(ms_between(at[ferry::State::Running], at[ferry::State::Success]) * 1e6);
+    }
+  }
+
+  std::string broken;
+  for (auto& agent : agents) agent->signal(SIGTERM);
+  for (auto& agent : agents) {
+    int code = agent->wait(std::chrono::seconds(15), "an agent, after SIGTERM,");
+    if (code != 0 && broken.empty()) broken = "agent exited with " + std::to_string(code);
+  }
+  server.signal(SIGTERM);
+  int code = server.wait(std::chrono::seconds(15), "ferry server, after SIGTERM,");
+  if (code != 0) {
+    broken +=
+        (broken.empty() ? "" : "; ") + std::string("server exited with ") + std::to_string(code);
+  }
+  if (success != kServerLatencyRuns) {
+    broken += (broken.empty() ? "" : "; ") + std::to_string(kServerLatencyRuns - success) +
+              " runs not Success (" + bad + ")";
+  }
+
+  spread("scheduled -> running", to_running, 1e6, "ms");
+  spread("scheduled -> claimed", to_claimed, 1e6, "ms");
+  if (!to_final.empty()) spread("running -> success", to_final, 1e6, "ms");
+  spread("ferry --version", spawn_ns, 1e6, "ms");
+  const std::string n = std::to_string(kServerLatencyRuns), a = std::to_string(kServerAgents);
+  auto ms_cell = [](double ns) { return fmt("%.1f ms", ns / 1e6); };
+  const double run50 = median(to_running), run99 = percentile(to_running, 0.99);
+  const double spawn50 = median(spawn_ns), spawn99 = percentile(spawn_ns, 0.99);
+  add_text_row({"server scheduled -> running, " + db + ", " + a + " agents (p50 of " + n + ")",
+                ms_cell(run50), fmt_time(spawn50) + " (ferry --version)",
+                fmt_ratio(run50 / spawn50), "< 100 ms",
+                !broken.empty() ? "NO: " + broken
+                : run50 < 100e6 ? "yes"
+                                : "NO"});
+  add_text_row({"server scheduled -> running, " + db + ", " + a + " agents (p99 of " + n + ")",
+                ms_cell(run99), fmt_time(spawn99) + " (ferry --version p99)",
+                fmt_ratio(run99 / spawn99), "-", "-"});
+  add_text_row({"server scheduled -> claimed, " + db + ", " + a + " agents (p50 of " + n + ")",
+                ms_cell(median(to_claimed)), "-", "-", "-", "-"});
+}
+
+void bench_server() {
+  progress("server: runs created and claimed through `ferry server` (" +
+           std::to_string(kServerClients) +
+           " client threads) against the backend object and "
+           "bare SQL; Scheduled -> Running with " +
+           std::to_string(kServerAgents) + " agents");
+  const fs::path dir = fresh_dir("server");
+  const std::string sqlite_path = (dir / "api.db").string();
+  bench_server_api("SQLite", "sqlite://" + sqlite_path,
+                   [&](int& claimed) { return sqlite_bare_claims_ns(sqlite_path, claimed); });
+  const bool postgres = ferry::test::PostgresServer::available();
+  if (postgres) {
+    const std::string url = ferry::test::PostgresServer::shared().create_database();
+    bench_server_api("PostgreSQL", url,
+                     [&](int& claimed) { return postgres_bare_claims_ns(url, claimed); });
+  } else {
+    progress("  PostgreSQL 15 is not installed (initdb, postgres): no PostgreSQL rows");
+  }
+  bench_server_latency("SQLite", "sqlite://" + (dir / "latency.db").string());
+  if (postgres) {
+    bench_server_latency("PostgreSQL", ferry::test::PostgresServer::shared().create_database());
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 
 int once(const std::string& kind, const fs::path& path) {
   double ns = 0;
@@ -1725,12 +2143,12 @@ int main(int argc, char** argv) {
     if (parts.empty()) parts.push_back("all");
     const std::vector<std::string> known = {"all",     "executor", "compile", "load",
                                             "freeze",  "register", "storage", "agent",
-                                            "latency", "git",      "objects"};
+                                            "latency", "git",      "objects", "server"};
     for (const std::string& p : parts) {
       if (std::find(known.begin(), known.end(), p) == known.end()) {
         std::fprintf(stderr,
                      "usage: ferry_bench [all | executor compile load freeze register storage "
-                     "agent latency git objects ...]\n");
+                     "agent latency git objects server ...]\n");
         return 2;
       }
     }
@@ -1760,6 +2178,7 @@ int main(int argc, char** argv) {
     if (wanted("latency")) bench_latency();
     if (wanted("git")) bench_git();
     if (wanted("objects")) bench_objects();
+    if (wanted("server")) bench_server();
 
     std::printf("\n%s\n\n", machine_line().c_str());
     print_table();

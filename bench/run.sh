@@ -4,8 +4,9 @@
 #
 #   bash bench/run.sh             # everything (3 to 4 minutes on 2 cores, build included)
 #   bash bench/run.sh executor    # one part: executor, compile, load, freeze, register,
-#                                 # storage, agent, latency, git or objects (several may be
-#                                 # given; objects needs azurite and Ceph RGW installed)
+#                                 # storage, agent, latency, git, objects or server (several
+#                                 # may be given; objects needs azurite and Ceph RGW installed,
+#                                 # server's PostgreSQL rows postgresql-15)
 #
 # Every figure is a ratio against a baseline measured in the same run, so compare ratios
 # across machines, not absolute times. Targets are reported, never asserted: the script fails
@@ -15,7 +16,8 @@
 # FERRY_HOME is set to a fresh temporary folder (removed at the end), so ~/.ferry is never
 # touched and every run starts from a cold cache. The agent benchmarks start
 # `ferry agent local start` in that folder and stop it (SIGTERM, or SIGKILL on an error)
-# before the program exits.
+# before the program exits; the server benchmarks do the same with `ferry server start`, its
+# agents and a temporary PostgreSQL.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -135,6 +135,10 @@ class Flow {
   // Where task results are persisted (empty: the storage's default result at
   // registration, which may be none).
   Result result;
+  // How many times a run of this flow is rescheduled when its agent stops heartbeating
+  // (the agent's machine died, the agent was killed) before the run is left Lost. Recorded
+  // in the flow version's run config at registration; must be 0 or more.
+  int lost_run_retries = 1;
 
   // The graph as data: parameters, tasks (by key), edges, options.
   Value to_json() const;

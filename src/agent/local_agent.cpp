@@ -88,7 +88,14 @@ class Agent {
       } else if (static_cast<int>(running_.size()) < options_.concurrency) {
         int want = options_.concurrency - static_cast<int>(running_.size());
         if (options_.max_runs > 0) want = std::min(want, options_.max_runs - started_);
-        std::vector<backend::FlowRun> claimed = backend_.claim_flow_runs(id_, labels_, want);
+        std::vector<backend::FlowRun> claimed;
+        try {
+          claimed = backend_.claim_flow_runs(id_, labels_, want);
+        } catch (const std::exception& e) {
+          // The backend (a server, its database) is having trouble: the agent carries on
+          // and claims again after the poll interval.
+          say(std::string("claiming failed (will retry): ") + e.what());
+        }
         for (const backend::FlowRun& run : claimed) start(run);
         if (static_cast<int>(claimed.size()) == want && want > 0) continue;  // maybe more queued
       }
@@ -151,7 +158,11 @@ class Agent {
       return;
     }
     running_[pid] = run.id;
-    backend_.heartbeat_flow_runs({run.id});
+    try {
+      backend_.heartbeat_flow_runs({run.id});
+    } catch (const std::exception& e) {
+      say("heartbeat of run " + run.id + " failed (the next beat retries): " + e.what());
+    }
     say("Started run " + run.id + " of flow '" + run.flow_name + "' (pid " + std::to_string(pid) +
         ")");
   }

@@ -3,9 +3,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backend/backend.hpp"
 #include "core/masking.hpp"
 #include "ferry/error.hpp"
-#include "secrets/secret_store.hpp"
+#include "secrets/active_store.hpp"
 
 extern char** environ;
 
@@ -26,7 +27,7 @@ std::optional<std::string> from_environment(const std::string& name) {
 
 std::optional<std::string> find_secret(const std::string& name) {
   if (std::optional<std::string> v = from_environment(name)) return v;
-  return secrets::SecretStore().get(name);
+  return secrets::open_active_store()->get(name);
 }
 
 Value secret_value_from_raw(const std::string& raw) {
@@ -43,17 +44,17 @@ std::optional<Value> find_secret_value(const std::string& name) {
 
 std::map<std::string, std::string> resolve_secrets(const std::vector<std::string>& names) {
   std::map<std::string, std::string> out;
-  std::optional<std::map<std::string, std::string>> store;  // read once, when first needed
+  std::unique_ptr<secrets::ActiveStore> store;  // opened when first needed
   for (const std::string& name : names) {
     std::optional<std::string> value = from_environment(name);
     if (!value) {
-      if (!store) store = secrets::SecretStore().load();
-      if (auto it = store->find(name); it != store->end()) value = it->second;
+      if (!store) store = secrets::open_active_store();
+      value = store->get(name);
     }
     if (!value) {
-      throw ValueError("Secret '" + name + "' was not found. Set it on this machine with: " +
-                       "ferry secrets set " + name + " (or the environment variable " + name +
-                       " or " + kScopedPrefix + name + ").");
+      throw ValueError("Secret '" + name + "' was not found. Set it in " + store->where() +
+                       " with: ferry secrets set " + name + " (or the environment variable " +
+                       name + " or " + kScopedPrefix + name + ").");
     }
     detail::register_secret_value_and_parts(*value);
     out[name] = std::move(*value);
@@ -67,7 +68,10 @@ void register_known_secrets() noexcept {
       if (std::strncmp(*e, kScopedPrefix, std::strlen(kScopedPrefix)) != 0) continue;
       if (const char* eq = std::strchr(*e, '=')) detail::register_secret_value_and_parts(eq + 1);
     }
-    for (const auto& [name, value] : secrets::SecretStore().load()) {
+    // The server's store is not read here: this runs before printing any error, and must
+    // not wait on a server that is down. Runs masked what they resolved when they logged.
+    if (backend::configured_api()) return;
+    for (const auto& [name, value] : secrets::open_active_store()->load()) {
       detail::register_secret_value_and_parts(value);
     }
   } catch (...) {

@@ -7,8 +7,8 @@
 
 #include "agent/secrets.hpp"
 #include "cli/commands.hpp"
-#include "core/masking.hpp"
 #include "core/config.hpp"
+#include "core/masking.hpp"
 #include "ferry/error.hpp"
 #include "ferry/version.hpp"
 
@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_runs_command(app);
   ferry::cli::add_flow_command(app);
   ferry::cli::add_secrets_command(app);
+  ferry::cli::add_server_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -1,4 +1,5 @@
-// ferry secrets set | ls | rm: the secret store on this machine ($FERRY_HOME/secrets.json).
+// ferry secrets set | ls | rm: the secret store (secrets/active_store.hpp): the server's when
+// FERRY_API is set, else $FERRY_HOME/secrets.json on this machine.
 // Values are never printed.
 #include <termios.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "core/files.hpp"
 #include "ferry/error.hpp"
+#include "secrets/active_store.hpp"
 #include "secrets/secret_store.hpp"
 
 namespace ferry::cli {
@@ -80,16 +82,17 @@ void set_secret(const SetArgs& args) {
                      "' is empty; nothing was stored. Give it as VALUE, with --from-file F, "
                      "or on stdin.");
   }
-  secrets::SecretStore store;
-  store.set(args.name, value);
-  std::printf("Set secret '%s' in %s\n", args.name.c_str(), store.path().c_str());
+  auto store = secrets::open_active_store();
+  store->set(args.name, value);
+  std::printf("Set secret '%s' in %s\n", args.name.c_str(), store->where().c_str());
 }
 
 }  // namespace
 
 void add_secrets_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand(
-      "secrets", "Secrets on this machine: set, list (names only), remove");
+  CLI::App* cmd = app.add_subcommand("secrets",
+                                     "Secrets (on this machine, or on the server when FERRY_API is "
+                                     "set): set, list (names only), remove");
   cmd->require_subcommand(1);
 
   auto set_args = std::make_shared<SetArgs>();
@@ -109,7 +112,7 @@ void add_secrets_command(CLI::App& app) {
   CLI::App* ls = cmd->add_subcommand("ls", "List the secrets' names (never their values)");
   ls->add_flag("--json", *ls_json, "Print the names as a JSON array");
   ls->callback([ls_json] {
-    std::vector<std::string> names = secrets::SecretStore().names();
+    std::vector<std::string> names = secrets::open_active_store()->names();
     if (*ls_json) {
       // Names only, so nothing to mask.
       std::printf("%s\n", Value(names).dump(2).c_str());
@@ -123,9 +126,9 @@ void add_secrets_command(CLI::App& app) {
   rm->add_option("name", *rm_name, "Secret name")->required();
   rm->callback([rm_name] {
     secrets::check_secret_name(*rm_name);
-    secrets::SecretStore store;
-    if (!store.remove(*rm_name)) {
-      throw ValueError("No secret '" + *rm_name + "' in " + store.path().string() +
+    auto store = secrets::open_active_store();
+    if (!store->remove(*rm_name)) {
+      throw ValueError("No secret '" + *rm_name + "' in " + store->where() +
                        ". List them with: ferry secrets ls");
     }
     std::printf("Removed secret '%s'\n", rm_name->c_str());

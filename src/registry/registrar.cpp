@@ -105,6 +105,11 @@ std::vector<RegisterLine> register_flows(backend::Backend& backend,
     RegisterLine& line = lines.emplace_back();
     line.flow = flow.name();
     try {
+      if (flow.lost_run_retries < 0) {
+        throw ValueError("lost_run_retries of flow '" + flow.name() + "' is " +
+                         std::to_string(flow.lost_run_retries) +
+                         "; set it to 0 (a lost run stays Lost) or more");
+      }
       if (!flow.storage) flow.storage = give_default();
       if (!flow.result) flow.result = flow.storage.default_result();
       line.storage_type = flow.storage.type();
@@ -171,15 +176,16 @@ std::vector<RegisterLine> register_flows(backend::Backend& backend,
       fail(p, std::string("Load check failed: ") + e.what());
       continue;
     }
-    backend::FlowVersionSpec spec{options.project,
-                                  p.flow.name(),
-                                  p.flow.to_json(),
-                                  Value{{"type", "Universal"}},
-                                  p.labels,
-                                  p.flow.storage.serialize(),
-                                  p.flow.result.serialize(),
-                                  p.key,
-                                  p.restore};
+    backend::FlowVersionSpec spec{
+        options.project,
+        p.flow.name(),
+        p.flow.to_json(),
+        Value{{"type", "Universal"}, {"lost_run_retries", p.flow.lost_run_retries}},
+        p.labels,
+        p.flow.storage.serialize(),
+        p.flow.result.serialize(),
+        p.key,
+        p.restore};
     backend::RegisterOutcome out = backend.register_flow_version(spec);
     RegisterLine& line = lines[p.line];
     line.outcome = out.created ? Outcome::Registered : Outcome::Skipped;

@@ -24,6 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ferry::Value;
+using ferry::test::BackendKind;
 using ferry::test::CommandResult;
 using ferry::test::contains;
 using ferry::test::eventually;
@@ -87,11 +88,20 @@ std::vector<std::string> history_states(const Value& history) {
   return states;
 }
 
+// Every test runs against the embedded backend, a `ferry server` on SQLite and one on
+// PostgreSQL: the CLI and agents must behave the same with each.
+class Agent : public ::testing::TestWithParam<BackendKind> {};
+
 }  // namespace
 
+INSTANTIATE_TEST_SUITE_P(Backends, Agent,
+                         ::testing::Values(BackendKind::Embedded, BackendKind::ServerSqlite,
+                                           BackendKind::ServerPostgres),
+                         ferry::test::BackendKindName{});
+
 // README command 1's main job: register, create a run, an agent runs it, the user reads it.
-TEST(Agent, RegisterRunAndReadTheResult) {
-  Home home;
+TEST_P(Agent, RegisterRunAndReadTheResult) {
+  Home home({}, GetParam());
   home.register_flow(example("hello.cpp"));
   CommandResult created = home.ferry({"run", "hello", "--param", "name=Ada"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
@@ -138,8 +148,8 @@ TEST(Agent, RegisterRunAndReadTheResult) {
   EXPECT_TRUE(contains(text.out, "greet: Success")) << text.out;
 }
 
-TEST(Agent, BadRunRequestsCreateNoRun) {
-  Home home;
+TEST_P(Agent, BadRunRequestsCreateNoRun) {
+  Home home({}, GetParam());
   home.register_flow(example("hello.cpp"));
   home.register_flow(fixture("typed_params.cpp").string());
   struct Case {
@@ -171,8 +181,8 @@ TEST(Agent, BadRunRequestsCreateNoRun) {
   EXPECT_EQ(home.runs().size(), 1u);
 }
 
-TEST(Agent, WatchFollowsTheRunToItsResult) {
-  Home home;
+TEST_P(Agent, WatchFollowsTheRunToItsResult) {
+  Home home({}, GetParam());
   home.register_flow(example("hello.cpp"));
   auto agent = home.start({"agent", "local", "start", "--max-runs", "1", "--poll-interval", "0.1"});
   CommandResult r = home.ferry({"run", "hello", "--watch"}, {}, 30s);
@@ -189,8 +199,8 @@ TEST(Agent, WatchFollowsTheRunToItsResult) {
   EXPECT_EQ(agent->wait_for(10s), std::optional<int>(0)) << agent->err();
 }
 
-TEST(Agent, WatchOfAFailingFlowExits1) {
-  Home home;
+TEST_P(Agent, WatchOfAFailingFlowExits1) {
+  Home home({}, GetParam());
   home.register_flow(fixture("failing.cpp").string());
   auto agent = home.start({"agent", "local", "start", "--max-runs", "1", "--poll-interval", "0.1"});
   CommandResult r = home.ferry({"run", "failing", "--watch"}, {}, 30s);
@@ -217,8 +227,8 @@ TEST(Agent, WatchOfAFailingFlowExits1) {
   }
 }
 
-TEST(Agent, LabelMismatchLeavesTheRunScheduled) {
-  Home home;
+TEST_P(Agent, LabelMismatchLeavesTheRunScheduled) {
+  Home home({}, GetParam());
   home.register_flow(example("hello.cpp"));
   std::string id = home.create_run({"hello", "--label", "gpu"});
   ASSERT_FALSE(id.empty());
@@ -243,8 +253,8 @@ TEST(Agent, LabelMismatchLeavesTheRunScheduled) {
   EXPECT_EQ(run["result"], "Hello, world");
 }
 
-TEST(Agent, ScriptFormPicksUpEditsWithoutReregistering) {
-  Home home;
+TEST_P(Agent, ScriptFormPicksUpEditsWithoutReregistering) {
+  Home home({}, GetParam());
   TempDir src_dir;
   fs::path src = src_dir / "editable.cpp";
   std::string text = read_text(fixture("e2e/editable.cpp"));
@@ -271,8 +281,8 @@ TEST(Agent, ScriptFormPicksUpEditsWithoutReregistering) {
   EXPECT_EQ(run["version"], 1) << "the edit was picked up through a new version, not the script";
 }
 
-TEST(Agent, FrozenFormIsUnaffectedByEdits) {
-  Home home;
+TEST_P(Agent, FrozenFormIsUnaffectedByEdits) {
+  Home home({}, GetParam());
   TempDir src_dir;
   fs::path src = src_dir / "editable.cpp";
   std::string text = read_text(fixture("e2e/editable.cpp"));
@@ -298,8 +308,8 @@ TEST(Agent, FrozenFormIsUnaffectedByEdits) {
   EXPECT_EQ(home.listed_run(again)["result"], "first-word") << home.listed_run(again).dump(2);
 }
 
-TEST(Agent, FrozenRunDoesNotRerunTopLevelCode) {
-  Home home;
+TEST_P(Agent, FrozenRunDoesNotRerunTopLevelCode) {
+  Home home({}, GetParam());
   TempDir dir;
   fs::path marker = dir / "marker";
   std::vector<std::string> env = {"FERRY_TEST_MARKER=" + marker.string()};
@@ -316,8 +326,8 @@ TEST(Agent, FrozenRunDoesNotRerunTopLevelCode) {
   EXPECT_EQ(read_text(marker), after_register) << "running the frozen flow ran FERRY_FLOWS";
 }
 
-TEST(Agent, CorruptedStoredFlowIsRefused) {
-  Home home;
+TEST_P(Agent, CorruptedStoredFlowIsRefused) {
+  Home home({}, GetParam());
   home.register_flow(example("hello.cpp"));
   std::vector<fs::path> files = home.stored_files("hello");
   ASSERT_EQ(files.size(), 1u);
@@ -342,8 +352,8 @@ TEST(Agent, CorruptedStoredFlowIsRefused) {
 
 // A well-formed package of another build of the flow, put where the registered one was: its
 // own checksum holds, so only the digest recorded at registration can refuse it.
-TEST(Agent, SwappedStoredFlowIsRefusedByTheRecordedDigest) {
-  Home home;
+TEST_P(Agent, SwappedStoredFlowIsRefusedByTheRecordedDigest) {
+  Home home({}, GetParam());
   home.register_flow(example("hello.cpp"));
   std::vector<fs::path> files = home.stored_files("hello");
   ASSERT_EQ(files.size(), 1u);
@@ -370,8 +380,8 @@ TEST(Agent, SwappedStoredFlowIsRefusedByTheRecordedDigest) {
   EXPECT_TRUE(home.show(id)["tasks"].empty()) << "a task of the swapped flow ran";
 }
 
-TEST(Agent, MissingStoredFlowSaysItIsNotOnThisMachine) {
-  Home home;
+TEST_P(Agent, MissingStoredFlowSaysItIsNotOnThisMachine) {
+  Home home({}, GetParam());
   home.register_flow(example("hello.cpp"));
   std::vector<fs::path> files = home.stored_files("hello");
   ASSERT_EQ(files.size(), 1u);
@@ -388,11 +398,8 @@ TEST(Agent, MissingStoredFlowSaysItIsNotOnThisMachine) {
   EXPECT_TRUE(contains(message, hostname())) << message;
 }
 
-TEST(Agent, AgentKilledMidRunLeavesTheRunLost) {
-  Home home(kFastLost);
-  home.register_flow(fixture("e2e/sleepy.cpp").string());
-  std::string id = home.create_run({"sleepy"});
-  ASSERT_FALSE(id.empty());
+// Kills the agent running `id` (SIGKILL) and checks its flow-run child dies with it.
+void kill_agent_mid_run(const Home& home, const std::string& id) {
   auto agent = home.start({"agent", "local", "start", "--max-runs", "1", "--poll-interval", "0.1"});
   ASSERT_TRUE(eventually([&] { return home.state_of(id) == "Running"; }, 15s))
       << home.state_of(id) << "\n"
@@ -400,30 +407,75 @@ TEST(Agent, AgentKilledMidRunLeavesTheRunLost) {
   std::vector<pid_t> executing;
   ASSERT_TRUE(eventually([&] { return !(executing = execute_processes(id)).empty(); }, 2s))
       << "no `ferry execute flow-run " << id << "` process found while the run is Running";
-
   agent->signal(SIGKILL);
   ASSERT_EQ(agent->wait_for(5s), std::optional<int>(128 + SIGKILL));
-  auto killed = SteadyClock::now();
-  // The flow-run child dies with its agent (well before its 5 s task would have ended).
+  // The flow-run child dies with its agent (well before its task would have ended).
   EXPECT_TRUE(eventually([&] { return execute_processes(id).empty(); }, 2s))
       << "`ferry execute flow-run " << id << "` still running after its agent was killed (pid "
       << executing[0] << ")";
+}
 
-  EXPECT_TRUE(eventually([&] { return home.state_of(id) == "Lost"; }, 6s)) << home.state_of(id);
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - killed);
-  EXPECT_LT(took, 6s);
-  Value run = home.listed_run(id);
+// By default a lost run is rescheduled once: another agent runs it to the end; lost a second
+// time, it stays Lost.
+TEST_P(Agent, AgentKilledMidRunIsRescheduledOnceThenLeftLost) {
+  Home home(kFastLost, GetParam());
+  home.register_flow(fixture("e2e/sleepy.cpp").string());
+  std::string id = home.create_run({"sleepy", "--param", "seconds=3"});
+  ASSERT_FALSE(id.empty());
+
+  kill_agent_mid_run(home, id);
+  auto killed = SteadyClock::now();
+  ASSERT_TRUE(eventually([&] { return home.state_of(id) == "Scheduled"; }, 6s))
+      << home.state_of(id);
+  EXPECT_LT(SteadyClock::now() - killed, 6s);
+  Value run = home.show(id);
+  EXPECT_EQ(run.value("message", ""), "Rescheduled after being lost (retry 1 of 1)") << run.dump(2);
+  EXPECT_EQ(count_states(run["history"], "Lost"), 1) << run["history"].dump(2);
+
+  kill_agent_mid_run(home, id);
+  ASSERT_TRUE(eventually([&] { return home.state_of(id) == "Lost"; }, 6s)) << home.state_of(id);
+  run = home.show(id);
   EXPECT_TRUE(contains(run.value("message", ""), "no heartbeat")) << run.dump(2);
+  EXPECT_EQ(history_states(run["history"]),
+            (std::vector<std::string>{"Scheduled", "Pending", "Running", "Lost", "Scheduled",
+                                      "Pending", "Running", "Lost"}))
+      << run["history"].dump(2);
   // Lost is final: a late report could not turn it into anything else.
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(home.state_of(id), "Lost");
 }
 
+TEST_P(Agent, RescheduledLostRunFinishesOnAnotherAgent) {
+  Home home(kFastLost, GetParam());
+  home.register_flow(fixture("e2e/sleepy.cpp").string());
+  std::string id = home.create_run({"sleepy", "--param", "seconds=2"});
+  kill_agent_mid_run(home, id);
+  ASSERT_TRUE(eventually([&] { return home.state_of(id) == "Scheduled"; }, 6s))
+      << home.state_of(id);
+  CommandResult second = home.agent(1);
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  Value run = home.show(id);
+  EXPECT_EQ(run["state"], "Success") << run.dump(2);
+  EXPECT_EQ(run["result"], 2) << run.dump(2);
+}
+
+// flow.lost_run_retries = 0: the first loss is final.
+TEST_P(Agent, FlowWithoutLostRetriesIsLeftLostAtOnce) {
+  Home home(kFastLost, GetParam());
+  home.register_flow(fixture("e2e/sleepy.cpp").string());
+  EXPECT_EQ(home.flows()[1]["run_config"]["lost_run_retries"], 0) << home.flows().dump(2);
+  std::string id = home.create_run({"sleepy-once"});
+  kill_agent_mid_run(home, id);
+  ASSERT_TRUE(eventually([&] { return home.state_of(id) == "Lost"; }, 6s)) << home.state_of(id);
+  Value run = home.show(id);
+  EXPECT_EQ(count_states(run["history"], "Scheduled"), 1) << run["history"].dump(2);
+}
+
 // Stopping an agent mid-run (SIGTERM, or Ctrl-C at a terminal, which sends SIGINT to the
 // whole foreground process group): it waits the grace period, then releases the run to
 // Scheduled so another agent starts it again.
-void stop_agent_mid_run(bool ctrl_c) {
-  Home home({"FERRY__AGENT__GRACE_PERIOD=0.5"});
+void stop_agent_mid_run(BackendKind kind, bool ctrl_c) {
+  Home home({"FERRY__AGENT__GRACE_PERIOD=0.5"}, kind);
   home.register_flow(fixture("e2e/sleepy.cpp").string());
   std::string id = home.create_run({"sleepy"});
   ASSERT_FALSE(id.empty());
@@ -443,12 +495,12 @@ void stop_agent_mid_run(bool ctrl_c) {
   EXPECT_TRUE(contains(run.value("message", ""), "Released by agent")) << run.dump(2);
 }
 
-TEST(Agent, SigtermMidRunReleasesTheRun) { stop_agent_mid_run(false); }
+TEST_P(Agent, SigtermMidRunReleasesTheRun) { stop_agent_mid_run(GetParam(), false); }
 
-TEST(Agent, CtrlCMidRunReleasesTheRunLikeSigterm) { stop_agent_mid_run(true); }
+TEST_P(Agent, CtrlCMidRunReleasesTheRunLikeSigterm) { stop_agent_mid_run(GetParam(), true); }
 
-TEST(Agent, SigtermOnAnIdleAgentExitsPromptly) {
-  Home home;
+TEST_P(Agent, SigtermOnAnIdleAgentExitsPromptly) {
+  Home home({}, GetParam());
   // A long poll interval: only the signal itself can end the wait promptly.
   auto agent = home.start({"agent", "local", "start", "--poll-interval", "30"});
   ASSERT_TRUE(eventually([&] { return contains(agent->err(), "started"); }, 10s)) << agent->err();
@@ -464,8 +516,8 @@ TEST(Agent, SigtermOnAnIdleAgentExitsPromptly) {
   EXPECT_TRUE(contains(agent->err(), "stopped after starting 0 run(s)")) << agent->err();
 }
 
-TEST(Agent, TwoAgentsRunEachQueuedRunExactlyOnce) {
-  Home home;
+TEST_P(Agent, TwoAgentsRunEachQueuedRunExactlyOnce) {
+  Home home({}, GetParam());
   home.register_flow(fixture("e2e/trivial.cpp").string());
   constexpr int kRuns = 20;
   std::map<std::string, int> expected;  // run id -> its parameter (and result)

@@ -1,5 +1,8 @@
 #include "support/e2e_support.hpp"
 
+#include "support/ports.hpp"
+#include "support/postgres_server.hpp"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -51,10 +54,71 @@ void Proc::signal(int sig) {
   if (!code_) ::kill(pid_, sig);
 }
 
-Home::Home(std::vector<std::string> env) : env_(std::move(env)) {
+std::string to_string(BackendKind kind) {
+  switch (kind) {
+    case BackendKind::Embedded:
+      return "Embedded";
+    case BackendKind::ServerSqlite:
+      return "ServerSqlite";
+    case BackendKind::ServerPostgres:
+      return "ServerPostgres";
+  }
+  return "Unknown";
+}
+
+namespace {
+// A fixed test key for the server's secret store (64 hex digits).
+constexpr const char* kServerSecretKey =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+}  // namespace
+
+ServerUnderTest::ServerUnderTest(BackendKind kind, const fs::path& home,
+                                 std::vector<std::string> env)
+    : env_(std::move(env)) {
+  env_.push_back(std::string("FERRY_SERVER_SECRET_KEY=") + kServerSecretKey);
+  database_ = kind == BackendKind::ServerPostgres ? PostgresServer::shared().create_database()
+                                                  : "sqlite://" + (home / "server.db").string();
+  CommandResult key = run_command(
+      {FERRY_BIN, "server", "api-key", "create", "e2e", "--database", database_, "--json"}, env_,
+      std::chrono::seconds(30));
+  if (key.exit_code != 0) {
+    throw std::runtime_error("ferry server api-key create failed: " + key.out + key.err);
+  }
+  api_key_ = Value::parse(key.out).at("key").get<std::string>();
+  port_ = free_port();
+  url_ = "http://127.0.0.1:" + std::to_string(port_);
+  start();
+}
+
+void ServerUnderTest::start() {
+  proc_ = std::make_unique<Proc>(
+      std::vector<std::string>{FERRY_BIN, "server", "start", "--port", std::to_string(port_),
+                               "--database", database_},
+      env_);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!port_accepts(port_)) {
+    if (!proc_->running() || std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("ferry server did not start on port " + std::to_string(port_) +
+                               ": " + proc_->err());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void ServerUnderTest::stop(bool hard) {
+  proc_->signal(hard ? SIGKILL : SIGTERM);
+  proc_->wait_for(std::chrono::seconds(10));
+}
+
+Home::Home(std::vector<std::string> env, BackendKind kind) : env_(std::move(env)), kind_(kind) {
   fs::create_directories(dir_.path() / "cache");
   fs::create_directory_symlink(shared_module_cache(), dir_.path() / "cache" / "modules");
   env_.push_back("FERRY_HOME=" + dir_.path().string());
+  if (kind_ != BackendKind::Embedded) {
+    server_ = std::make_unique<ServerUnderTest>(kind_, dir_.path(), env_);
+    env_.push_back("FERRY_API=" + server_->url());
+    env_.push_back("FERRY_API_KEY=" + server_->api_key());
+  }
 }
 
 std::vector<std::string> Home::env(const std::vector<std::string>& extra) const {

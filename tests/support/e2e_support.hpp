@@ -68,12 +68,50 @@ class Proc {
   std::optional<int> code_;
 };
 
+// Which backend a Home's commands use: the embedded SQLite file, or a `ferry server` (over
+// SQLite, or over PostgreSQL from postgres_server.hpp) that the Home starts and stops.
+enum class BackendKind { Embedded, ServerSqlite, ServerPostgres };
+std::string to_string(BackendKind kind);
+// For INSTANTIATE_TEST_SUITE_P: "Embedded", "ServerSqlite", "ServerPostgres".
+struct BackendKindName {
+  template <class Info>
+  std::string operator()(const Info& info) const {
+    return to_string(info.param);
+  }
+};
+
+// A running `ferry server` of a Home: its own database, one API key, a free loopback port.
+class ServerUnderTest {
+ public:
+  ServerUnderTest(BackendKind kind, const std::filesystem::path& home,
+                  std::vector<std::string> env);
+  const std::string& url() const { return url_; }
+  const std::string& api_key() const { return api_key_; }
+  const std::string& database_url() const { return database_; }
+  Proc& process() { return *proc_; }
+  // Stops the server (SIGTERM, or SIGKILL when hard) and starts it again on the same port.
+  void stop(bool hard = false);
+  void start();
+
+ private:
+  std::vector<std::string> env_;
+  std::string database_;
+  std::string api_key_;
+  int port_ = 0;
+  std::string url_;
+  std::unique_ptr<Proc> proc_;
+};
+
 // A fresh FERRY_HOME whose module cache is the binary's shared one, plus settings that every
-// ferry command of the test gets.
+// ferry command of the test gets. With a server kind, the Home starts a `ferry server` and
+// every command gets FERRY_API and FERRY_API_KEY for it.
 class Home {
  public:
-  explicit Home(std::vector<std::string> env = {});
+  explicit Home(std::vector<std::string> env = {}, BackendKind kind = BackendKind::Embedded);
   const std::filesystem::path& path() const { return dir_.path(); }
+  BackendKind kind() const { return kind_; }
+  // The Home's server (null when Embedded).
+  ServerUnderTest* server() const { return server_.get(); }
 
   // The environment entries of a ferry command: the Home's settings, FERRY_HOME, then `extra`.
   std::vector<std::string> env(const std::vector<std::string>& extra = {}) const;
@@ -124,6 +162,8 @@ class Home {
  private:
   TempDir dir_;
   std::vector<std::string> env_;
+  BackendKind kind_;
+  std::unique_ptr<ServerUnderTest> server_;  // destroyed (stopped) before dir_
 };
 
 }  // namespace ferry::test

@@ -123,7 +123,8 @@ void run_openssl(const std::vector<std::string>& args) {
   if (r.exit_code != 0) throw std::runtime_error("openssl failed: " + r.err);
 }
 
-// A CA (ca.pem) and a certificate it signed for IP 127.0.0.1 (server.pem, server.key).
+}  // namespace
+
 void make_test_certificates(const fs::path& d) {
   const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                                        "-nodes"};
@@ -148,8 +149,6 @@ void make_test_certificates(const fs::path& d) {
                (d / "ca.pem").string(), "-CAkey", (d / "ca.key").string(), "-CAcreateserial",
                "-extfile", (d / "san.cnf").string(), "-out", (d / "server.pem").string()});
 }
-
-}  // namespace
 
 GitHttpServer::GitHttpServer(fs::path base, const std::string& user, const std::string& password,
                              bool tls)

@@ -21,6 +21,10 @@ std::string run_git_or_throw(const std::vector<std::string>& args,
 
 // A free TCP port on 127.0.0.1 (bound and released: good enough for tests).
 
+// Writes into folder `d` a test CA (ca.pem, ca.key) and a certificate it signed for IP
+// 127.0.0.1 (server.pem, server.key), with the openssl command.
+void make_test_certificates(const std::filesystem::path& d);
+
 // A bare repository <root>/<name>.git and a working clone to commit from.
 class TestRepo {
  public:

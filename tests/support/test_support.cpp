@@ -85,7 +85,17 @@ pid_t spawn_process(const std::vector<std::string>& argv, const std::vector<std:
     }
     if (!overridden) env_strings.push_back(entry);
   }
-  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+  // Within extra_env a later entry overrides an earlier one of the same name (a test's own
+  // settings come after its Home's).
+  for (std::size_t i = 0; i < extra_env.size(); ++i) {
+    const std::string& x = extra_env[i];
+    const std::size_t name_len = x.find('=') + 1;
+    bool later = false;
+    for (std::size_t j = i + 1; j < extra_env.size() && !later; ++j) {
+      later = extra_env[j].compare(0, name_len, x, 0, name_len) == 0;
+    }
+    if (!later) env_strings.push_back(x);
+  }
   std::vector<char*> envp, args;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
