@@ -10,6 +10,19 @@
 
 namespace ferry::backend::util {
 
+// The SELECT (with joins, ending before WHERE) that both databases read a flow version and a
+// flow run with: the backends' read_version/read_run take the columns in this order.
+inline const std::string kVersionSelect =
+    "SELECT v.id, p.name, f.name, v.version, v.graph, v.run_config, v.labels, v.storage,"
+    " v.result, v.idempotency_key, v.created"
+    " FROM flow_versions v JOIN flows f ON f.id = v.flow_id"
+    " JOIN projects p ON p.id = f.project_id ";
+inline const std::string kRunSelect =
+    "SELECT r.id, r.flow_version_id, p.name, f.name, v.version, r.parameters, r.labels,"
+    " r.state, r.message, r.agent_id, r.result, r.pinned, r.created, r.updated, r.heartbeat"
+    " FROM flow_runs r JOIN flow_versions v ON v.id = r.flow_version_id"
+    " JOIN flows f ON f.id = v.flow_id JOIN projects p ON p.id = f.project_id ";
+
 // Timestamps are stored as integer milliseconds since the Unix epoch.
 std::int64_t to_ms(Clock::time_point t);
 Clock::time_point from_ms(std::int64_t ms);

@@ -27,17 +27,8 @@ constexpr long long kLogsLockKey = 0x6665727279'6c6f67LL;  // "ferrylog"
 
 // Runs and versions read the same way everywhere. ORDER BY ... COLLATE "C" sorts names by
 // bytes, as SQLite does, whatever the database's locale.
-const std::string kVersionSelect =
-    "SELECT v.id, p.name, f.name, v.version, v.graph, v.run_config, v.labels, v.storage,"
-    " v.result, v.idempotency_key, v.created"
-    " FROM flow_versions v JOIN flows f ON f.id = v.flow_id"
-    " JOIN projects p ON p.id = f.project_id ";
-
-const std::string kRunSelect =
-    "SELECT r.id, r.flow_version_id, p.name, f.name, v.version, r.parameters, r.labels,"
-    " r.state, r.message, r.agent_id, r.result, r.pinned, r.created, r.updated, r.heartbeat"
-    " FROM flow_runs r JOIN flow_versions v ON v.id = r.flow_version_id"
-    " JOIN flows f ON f.id = v.flow_id JOIN projects p ON p.id = f.project_id ";
+using util::kRunSelect;
+using util::kVersionSelect;
 
 // What the lambdas of each call get.
 using Tx = pqxx::transaction_base;
