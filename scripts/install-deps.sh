@@ -7,10 +7,13 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev libsqlite3-dev
   libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev libpqxx-dev
+  libcpp-httplib-dev libpqxx-dev libarchive-dev
   # Real servers the tests start on loopback (none runs as a service), and the fuzzers.
   nginx-light lighttpd lighttpd-mod-openssl openssh-server openssh-client clang libclang-rt-14-dev
   radosgw ceph-mon ceph-osd postgresql-15
+  # Container images: a registry, and podman serving the Docker Engine API (runc: crun fails here).
+  docker-registry apache2-utils podman runc conmon golang-github-containers-common
+  containernetworking-plugins iptables catatonit
 )
 
 # azurite (the Azure Blob emulator) comes from npm: 3.35.0 is the newest that runs on
