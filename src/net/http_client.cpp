@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -21,17 +22,44 @@ using detail::trim;
 struct Capture {
   Response* response;
   detail::Sha256* body_digest;  // null unless the request asked for hash_body
+  const std::function<void(std::string_view)>* stream = nullptr;  // Request::on_body, if set
+  const CurlApi* api = nullptr;
+  CURL* curl = nullptr;
+  bool delivered = false;      // some body bytes went to `stream`
+  std::exception_ptr error{};  // what `stream` threw (rethrown once libcurl has returned)
 };
+
+// Whether the response being received is a 2xx one (libcurl knows its status line by the
+// time the body arrives).
+bool receiving_success(const Capture& capture) {
+  long status = 0;
+  capture.api->easy_getinfo(capture.curl, CURLINFO_RESPONSE_CODE, &status);
+  return status >= 200 && status < 300;
+}
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   Capture& capture = *static_cast<Capture*>(user);
-  capture.response->body.append(data, size * n);
-  if (capture.body_digest) capture.body_digest->update(std::string_view(data, size * n));
-  return size * n;
+  std::string_view chunk(data, size * n);
+  if (capture.body_digest) capture.body_digest->update(chunk);
+  if (capture.stream && receiving_success(capture)) {
+    capture.delivered = true;
+    // An exception must not unwind through libcurl's C frames: keep it, abort the transfer
+    // (returning less than given), and rethrow it after easy_perform.
+    try {
+      (*capture.stream)(chunk);
+    } catch (...) {
+      capture.error = std::current_exception();
+      return 0;
+    }
+    return chunk.size();
+  }
+  capture.response->body.append(chunk);
+  return chunk.size();
 }
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
-  Response& r = *static_cast<Capture*>(user)->response;
+  Capture& capture = *static_cast<Capture*>(user);
+  Response& r = *capture.response;
   std::string_view line(data, size * n);
   if (line.rfind("HTTP/", 0) == 0) {
     r.headers.clear();  // a new response (after a redirect or 100 Continue)
@@ -39,7 +67,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     r.headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
     // One allocation for the whole body (a 5 MB package grown by appends costs several
     // times the transfer on first-touch page faults). Capped: the header is the server's.
-    if (iequals(r.headers.back().first, "Content-Length")) {
+    if (!capture.stream && iequals(r.headers.back().first, "Content-Length")) {
       std::size_t length = std::strtoull(r.headers.back().second.c_str(), nullptr, 10);
       if (length <= (std::size_t{1} << 30)) r.body.reserve(length);
     }
@@ -65,6 +93,7 @@ bool retryable_code(CURLcode c) {
 struct Attempt {
   CURLcode code = CURLE_OK;
   Response response;
+  bool delivered = false;  // body bytes went to Request::on_body: no retry
 };
 
 Attempt attempt_once(const Request& req) {
@@ -90,6 +119,9 @@ Attempt attempt_once(const Request& req) {
   std::optional<detail::Sha256> body_digest;
   if (req.hash_body) body_digest.emplace();
   Capture capture{&a.response, body_digest ? &*body_digest : nullptr};
+  if (req.on_body) capture.stream = &req.on_body;
+  capture.api = &api;
+  capture.curl = curl;
   api.easy_setopt(curl, CURLOPT_URL, url.c_str());
   api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   api.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -109,11 +141,19 @@ Attempt attempt_once(const Request& req) {
   api.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, req.verify_tls ? 1L : 0L);
   api.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, req.verify_tls ? 2L : 0L);
   if (!req.ca_file.empty()) api.easy_setopt(curl, CURLOPT_CAINFO, req.ca_file.c_str());
+  if (!req.cert_file.empty()) api.easy_setopt(curl, CURLOPT_SSLCERT, req.cert_file.c_str());
+  if (!req.key_file.empty()) api.easy_setopt(curl, CURLOPT_SSLKEY, req.key_file.c_str());
+  if (!req.unix_socket.empty()) {
+    api.easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, req.unix_socket.c_str());
+  }
   if (req.timeout_seconds > 0) {
     api.easy_setopt(curl, CURLOPT_TIMEOUT_MS, long(req.timeout_seconds * 1000));
   }
   api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
-  if (req.send_body || req.method != "GET") {
+  if (req.method == "HEAD") {
+    // Without NOBODY libcurl waits for the body a HEAD answer's Content-Length announces.
+    api.easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (req.send_body || req.method != "GET") {
     api.easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
     api.easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.data());
   } else {
@@ -126,8 +166,10 @@ Attempt attempt_once(const Request& req) {
     api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.response.status);
     if (body_digest) a.response.body_sha256 = body_digest->hex();
   }
+  a.delivered = capture.delivered;
   api.slist_free_all(headers);
   api.easy_cleanup(curl);
+  if (capture.error) std::rethrow_exception(capture.error);
   return a;
 }
 
@@ -163,7 +205,7 @@ Response send(const Request& request) {
       if (last || !retryable_status(a.response.status)) return std::move(a.response);
       std::this_thread::sleep_for(retry_after(a.response, wait));
     } else {
-      if (last || !retryable_code(a.code)) {
+      if (last || !retryable_code(a.code) || a.delivered) {
         // curl's own text names the host and the failure, never userinfo or headers.
         throw HttpError(request.method + " " + display(request) + " failed after " +
                             std::to_string(attempt) + (attempt == 1 ? " attempt" : " attempts") +

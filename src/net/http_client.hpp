@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,13 @@ struct Request {
   double timeout_seconds = 300;  // the whole request, connection included; <= 0: none
   bool verify_tls = true;
   std::string ca_file{};  // PEM CA bundle to verify the server with instead of the system's
+  // A TLS client certificate (PEM) and its private key (PEM, unencrypted), for servers that
+  // authenticate clients by certificate (a Docker engine on tcp:// with --tlsverify).
+  std::string cert_file{};
+  std::string key_file{};
+  // Connect through this Unix domain socket instead of TCP (a Docker engine's
+  // /var/run/docker.sock); the URL's host then only fills the Host header.
+  std::string unix_socket{};
   bool follow_redirects = true;
   int max_retries = 3;  // extra attempts after the first, for retryable failures only
   std::chrono::milliseconds backoff{200};  // doubled after every retry
@@ -32,6 +40,12 @@ struct Request {
   // Compute Response::body_sha256 while the body arrives (each chunk is hashed while it is
   // still in the cache, instead of a second pass over the whole body afterwards).
   bool hash_body = false;
+  // When set, the body of a 2xx response is handed to it as it arrives (build output, logs)
+  // instead of collected in Response::body. Other responses' bodies (error documents, small)
+  // are still collected in Response::body, so the caller can report them. Once any byte has
+  // been handed over, the request is not retried (the consumer has seen part of an answer).
+  // An exception thrown by it aborts the transfer and propagates out of send().
+  std::function<void(std::string_view)> on_body{};
 };
 
 struct Response {
@@ -39,7 +53,8 @@ struct Response {
   Fields headers{};  // in the order received, names as sent by the server
   std::string body{};
   int attempts = 0;  // how many times the request was sent
-  // With Request::hash_body: SHA-256 (lowercase hex) of exactly `body`; else "".
+  // With Request::hash_body: SHA-256 (lowercase hex) of exactly `body` (or, with
+  // Request::on_body, of the bytes handed to it); else "".
   std::string body_sha256{};
   // The first header of that name (case-insensitive), or "".
   std::string header(std::string_view name) const;
