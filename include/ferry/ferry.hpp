@@ -7,6 +7,7 @@
 #include "ferry/flow.hpp"
 #include "ferry/module.hpp"
 #include "ferry/result.hpp"
+#include "ferry/run_config.hpp"
 #include "ferry/state.hpp"
 #include "ferry/storage/azure.hpp"
 #include "ferry/storage/bitbucket.hpp"

@@ -11,6 +11,7 @@
 #include "ferry/codec.hpp"
 #include "ferry/context.hpp"
 #include "ferry/result.hpp"
+#include "ferry/run_config.hpp"
 #include "ferry/state.hpp"
 #include "ferry/storage/storage.hpp"
 #include "ferry/task.hpp"
@@ -139,6 +140,10 @@ class Flow {
   // (the agent's machine died, the agent was killed) before the run is left Lost. Recorded
   // in the flow version's run config at registration; must be 0 or more.
   int lost_run_retries = 1;
+  // Where and how its runs execute: Universal (any agent, the default), Local (env, working
+  // dir) or Docker (image, volumes). Recorded with the flow version at registration; its
+  // labels join the version's labels. See docs/run-configs.md.
+  run::RunConfig run_config;
 
   // The graph as data: parameters, tasks (by key), edges, options.
   Value to_json() const;

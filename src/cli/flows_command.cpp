@@ -7,6 +7,26 @@
 
 namespace ferry::cli {
 
+namespace {
+
+// The run config column: its type, and for Docker the image, the first thing to know about
+// where such a run goes. Read from the JSON as stored, so a version written by a newer ferry
+// with a type this one does not know still lists.
+std::string run_config_summary(const Value& run_config) {
+  if (!run_config.is_object()) return "Universal";
+  auto found = run_config.find("type");
+  std::string type =
+      found != run_config.end() && found->is_string() ? found->get<std::string>() : "Universal";
+  auto image = run_config.find("image");
+  if (type == "Docker" && image != run_config.end() && image->is_string() &&
+      !image->get<std::string>().empty()) {
+    return type + "(" + image->get<std::string>() + ")";
+  }
+  return type;
+}
+
+}  // namespace
+
 void add_flows_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("flows", "Registered flows");
   cmd->require_subcommand(1);
@@ -26,6 +46,7 @@ void add_flows_command(CLI::App& app) {
                        {"version", f.version},
                        {"labels", f.labels},
                        {"storage", f.storage.value("type", "")},
+                       {"storage_descriptor", f.storage},
                        {"run_config", f.run_config},
                        {"parameters", f.graph.value("parameters", Value::array())},
                        {"tasks", f.graph.value("tasks", Value::array()).size()},
@@ -43,7 +64,7 @@ void add_flows_command(CLI::App& app) {
     for (const auto& f : flows) {
       std::printf("%-12s %-24s %7d %-8s %-10s %s\n", f.project.c_str(), f.flow_name.c_str(),
                   f.version, f.storage.value("type", "").c_str(),
-                  f.run_config.value("type", "").c_str(), join(f.labels).c_str());
+                  run_config_summary(f.run_config).c_str(), join(f.labels).c_str());
     }
   });
 }
