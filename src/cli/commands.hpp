@@ -23,6 +23,7 @@ void add_flows_command(CLI::App& app);
 void add_runs_command(CLI::App& app);
 void add_secrets_command(CLI::App& app);
 void add_server_command(CLI::App& app);
+void add_image_command(CLI::App& app);
 
 // Prints "error: <message>" on stderr.
 // Secret values this process resolved, or the secret store holds, are masked as "****".

@@ -1,11 +1,14 @@
 // ferry flow freeze | inspect: the frozen form of a flow.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "core/files.hpp"
 #include "ferry/error.hpp"
 #include "ferry/module.hpp"
+#include "ferry/version.hpp"
 
 namespace ferry::cli {
 
@@ -46,6 +49,26 @@ void inspect(const std::string& package, bool json) {
   }
 }
 
+// The health check a Docker storage's image runs at build time (`RUN ferry flow check ...`):
+// every flow must load here, with this image's ferry and libraries, or the build fails.
+void check(const std::vector<std::string>& locations, bool script) {
+  std::printf("Beginning health checks...\n");
+  std::printf("System Version check: OK (ferry %s)\n", FERRY_VERSION);
+  for (const std::string& location : locations) {
+    if (script) {
+      CompileOptions options;
+      options.progress = false;
+      std::vector<Flow> flows = load_flows_from_source(location, options);
+      if (flows.empty()) throw ValueError("No flows found in " + location + ".");
+    } else {
+      Flow flow = thaw_flow(std::filesystem::path(location));
+      std::printf("Loaded flow '%s' from %s\n", flow.name().c_str(), location.c_str());
+    }
+  }
+  std::printf(script ? "Flow import from script check: OK\n" : "Frozen flow load check: OK\n");
+  std::printf("All health checks passed.\n");
+}
+
 }  // namespace
 
 void add_flow_command(CLI::App& app) {
@@ -65,6 +88,15 @@ void add_flow_command(CLI::App& app) {
   in->add_option("package", *package, "Package file")->required();
   in->add_flag("--json", *json, "Print as JSON");
   in->callback([package, json] { inspect(*package, *json); });
+
+  auto locations = std::make_shared<std::vector<std::string>>();
+  auto script = std::make_shared<bool>(false);
+  CLI::App* ck = cmd->add_subcommand(
+      "check", "Load every given flow package (or compile flow sources) as an agent would");
+  ck->add_option("locations", *locations, "Package files, or flow sources with --script")
+      ->required();
+  ck->add_flag("--script", *script, "The locations are flow sources: compile and load them");
+  ck->callback([locations, script] { check(*locations, *script); });
 }
 
 }  // namespace ferry::cli

@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_flow_command(app);
   ferry::cli::add_secrets_command(app);
   ferry::cli::add_server_command(app);
+  ferry::cli::add_image_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -17,10 +17,21 @@ using Outcome = RegisterLine::Outcome;
 
 namespace {
 
+// The --label options, the storage's labels and the run config's: a run needs an agent with
+// all of them, so a Local run config's runs go to an agent that has its labels.
 std::vector<std::string> merged_labels(const Flow& flow, const std::vector<std::string>& extra) {
   std::set<std::string> all(extra.begin(), extra.end());
   for (std::string& l : flow.storage.labels()) all.insert(std::move(l));
+  for (const std::string& l : flow.run_config.labels()) all.insert(l);
   return {all.begin(), all.end()};
+}
+
+// What the flow version records as its run config: the run config's own fields plus the
+// registrar's lost_run_retries, which the backends read when a run is lost.
+Value run_config_json(const Flow& flow) {
+  Value rc = flow.run_config.to_json();
+  rc["lost_run_retries"] = flow.lost_run_retries;
+  return rc;
 }
 
 // A flow on its way to a new version; failed is set when a step refuses it.
@@ -56,6 +67,11 @@ std::string idempotency_key(const std::string& project, const Flow& flow,
                     {"storage", storage},
                     {"labels", labels},
                     {"result", flow.result.serialize()}};
+  // Only a run config other than the default takes part, so flows registered before run
+  // configs existed keep their key and are not given a needless new version.
+  static const Value kDefaultRunConfig = run_config_json(Flow("default"));
+  Value run_config = run_config_json(flow);
+  if (run_config != kDefaultRunConfig) identity["run_config"] = run_config;
   return detail::sha256_hex(identity.dump());
 }
 
@@ -110,6 +126,7 @@ std::vector<RegisterLine> register_flows(backend::Backend& backend,
                          std::to_string(flow.lost_run_retries) +
                          "; set it to 0 (a lost run stays Lost) or more");
       }
+      flow.run_config.validate(flow.name());
       if (!flow.storage) flow.storage = give_default();
       if (!flow.result) flow.result = flow.storage.default_result();
       line.storage_type = flow.storage.type();
@@ -166,26 +183,28 @@ std::vector<RegisterLine> register_flows(backend::Backend& backend,
   }
   for (Pending& p : pending) {
     if (p.failed) continue;
-    try {
-      // The load check: fetch the flow back through its storage, as an agent will.
-      Flow loaded = p.flow.storage.get_flow(p.flow.name());
-      if (loaded.to_json() != p.flow.to_json()) {
-        throw FlowStorageError("the stored flow's graph differs from the registered one");
+    // The load check: fetch the flow back through its storage, as an agent will (unless
+    // build() already loaded it where agents will, as Docker's in-image health check does).
+    if (!p.flow.storage.impl()->load_checked_by_build()) {
+      try {
+        Flow loaded = p.flow.storage.get_flow(p.flow.name());
+        if (loaded.to_json() != p.flow.to_json()) {
+          throw FlowStorageError("the stored flow's graph differs from the registered one");
+        }
+      } catch (const std::exception& e) {
+        fail(p, std::string("Load check failed: ") + e.what());
+        continue;
       }
-    } catch (const std::exception& e) {
-      fail(p, std::string("Load check failed: ") + e.what());
-      continue;
     }
-    backend::FlowVersionSpec spec{
-        options.project,
-        p.flow.name(),
-        p.flow.to_json(),
-        Value{{"type", "Universal"}, {"lost_run_retries", p.flow.lost_run_retries}},
-        p.labels,
-        p.flow.storage.serialize(),
-        p.flow.result.serialize(),
-        p.key,
-        p.restore};
+    backend::FlowVersionSpec spec{.project = options.project,
+                                  .flow_name = p.flow.name(),
+                                  .graph = p.flow.to_json(),
+                                  .run_config = run_config_json(p.flow),
+                                  .labels = p.labels,
+                                  .storage = p.flow.storage.serialize(),
+                                  .result = p.flow.result.serialize(),
+                                  .idempotency_key = p.key,
+                                  .force_new_version = p.restore};
     backend::RegisterOutcome out = backend.register_flow_version(spec);
     RegisterLine& line = lines[p.line];
     line.outcome = out.created ? Outcome::Registered : Outcome::Skipped;

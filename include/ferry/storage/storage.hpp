@@ -41,6 +41,9 @@ class StorageImpl {
   // Whether the stored form of a recorded flow is still where the descriptor says, as far
   // as a cheap check can tell (registration re-stores an unchanged flow that went missing).
   virtual bool has_stored(const std::string& name) const { return contains(name); }
+  // Whether build() itself proved every flow loads (Docker: inside the image, with the
+  // image's own ferry), so registration does not load it back here, where it may not be.
+  virtual bool load_checked_by_build() const { return false; }
   bool contains(std::string_view name) const { return flows.count(std::string(name)) > 0; }
 
   // `ferry register` tells the storage which source file the flow came from, before
@@ -94,6 +97,9 @@ class Storage {
   std::string add_flow(const Flow& flow) { return checked().add_flow(flow); }
   Flow get_flow(const std::string& name);
   void build() { checked().build(); }
+  // Whether build() itself proved every flow loads (Docker: inside the image, with the
+  // image's own ferry), so registration does not load it back here, where it may not be.
+  virtual bool load_checked_by_build() const { return false; }
   bool contains(std::string_view name) const { return impl_ && impl_->contains(name); }
   const std::map<std::string, std::string>& flows() const { return checked().flows; }
   std::vector<std::string> labels() const { return checked().labels(); }
