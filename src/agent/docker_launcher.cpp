@@ -6,32 +6,26 @@
 #include "ferry/error.hpp"
 #include "ferry/storage/docker.hpp"
 #include "oci/image_reference.hpp"
+#include "storage/descriptor_fields.hpp"
 #include "storage/docker_credentials.hpp"
 
 namespace ferry::agent {
 
-namespace {
-
-std::string text(const Value& v, const char* field) {
-  return v.is_object() && v.contains(field) && v[field].is_string() ? v[field].get<std::string>()
-                                                                    : std::string();
-}
-
-}  // namespace
+using storage::string_field;
 
 std::string choose_image(const Value& storage, const Value& run_config,
                          const std::string& agent_default) {
-  if (text(storage, "type") == "Docker" && !text(storage, "image_name").empty()) {
-    std::string repo = text(storage, "image_name");
-    std::string registry = text(storage, "registry_url");
+  if (string_field(storage, "type") == "Docker" && !string_field(storage, "image_name").empty()) {
+    std::string repo = string_field(storage, "image_name");
+    std::string registry = string_field(storage, "registry_url");
     while (!registry.empty() && registry.back() == '/') registry.pop_back();
     if (!registry.empty()) repo = registry + "/" + repo;
-    std::string digest = text(storage, "image_digest");
+    std::string digest = string_field(storage, "image_digest");
     if (!digest.empty() && !registry.empty()) return repo + "@" + digest;
-    return repo + ":" + text(storage, "image_tag");
+    return repo + ":" + string_field(storage, "image_tag");
   }
-  if (text(run_config, "type") == "Docker" && !text(run_config, "image").empty()) {
-    return text(run_config, "image");
+  if (string_field(run_config, "type") == "Docker" && !string_field(run_config, "image").empty()) {
+    return string_field(run_config, "image");
   }
   if (!agent_default.empty()) return agent_default;
   return storage::default_base_image();
@@ -59,7 +53,7 @@ DockerLauncher::DockerLauncher(DockerAgentOptions options) : options_(std::move(
 DockerLauncher::~DockerLauncher() { stop_all(); }
 
 std::string DockerLauncher::refusal(const backend::FlowRun&, const backend::FlowVersion& version) {
-  if (text(version.run_config, "type") == "Local") {
+  if (string_field(version.run_config, "type") == "Local") {
     return "Unsupported run config type: Local. The Docker agent runs flows in containers; "
            "start a local agent (ferry agent local start) on the machine the run config means.";
   }
@@ -70,7 +64,7 @@ void DockerLauncher::start(const backend::FlowRun& run, const backend::FlowVersi
   auto job = std::make_shared<Job>();
   job->run_id = run.id;
   job->image = choose_image(version.storage, version.run_config, options_.default_image);
-  job->credentials_secret = text(version.storage, "registry_credentials_secret");
+  job->credentials_secret = string_field(version.storage, "registry_credentials_secret");
   if (job->credentials_secret.empty())
     job->credentials_secret = options_.registry_credentials_secret;
   job->env = {"FERRY_API=" + options_.api_url};
@@ -78,7 +72,7 @@ void DockerLauncher::start(const backend::FlowRun& run, const backend::FlowVersi
   if (!options_.api_ca_file.empty())
     job->env.push_back("FERRY_API_CA_FILE=" + options_.api_ca_file);
   job->binds = options_.volumes;
-  if (text(version.run_config, "type") == "Docker") {
+  if (string_field(version.run_config, "type") == "Docker") {
     const Value& rc = version.run_config;
     if (rc.contains("env") && rc["env"].is_object()) {
       for (auto it = rc["env"].begin(); it != rc["env"].end(); ++it) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/random.hpp"
+#include "core/text.hpp"
 #include "ferry/codec.hpp"
 #include "ferry/version.hpp"
 #include "oci/image_builder.hpp"
@@ -31,28 +32,11 @@ using ferry::test::RegistryServer;
 using ferry::test::TempDir;
 using ferry::test::write_text;
 
-std::string base64(const std::string& in) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int val = 0;
-  int bits = -6;
-  for (unsigned char c : in) {
-    val = (val << 8) + c;
-    bits += 8;
-    while (bits >= 0) {
-      out.push_back(table[(val >> bits) & 0x3F]);
-      bits -= 6;
-    }
-  }
-  if (bits > -6) out.push_back(table[((val << 8) >> (bits + 8)) & 0x3F]);
-  while (out.size() % 4) out.push_back('=');
-  return out;
-}
-
 // A docker config file (what `docker login` writes) for the test registry.
 void write_docker_config(const fs::path& dir, const std::string& host, const std::string& user,
                          const std::string& password) {
-  Value config = {{"auths", {{host, {{"auth", base64(user + ":" + password)}}}}}};
+  Value config = {
+      {"auths", {{host, {{"auth", ferry::detail::base64_encode(user + ":" + password)}}}}}};
   fs::create_directories(dir);
   write_text(dir / "config.json", config.dump());
 }
@@ -104,13 +88,11 @@ class DockerE2E : public ::testing::Test {
 
   static Value tags_of(const std::string& repository) {
     RegistryServer& registry = RegistryServer::shared();
-    ferry::oci::RegistryClient client(
-        registry.host(), ferry::oci::RegistryCredentials{registry.username(), registry.password()});
-    (void)client;
     ferry::net::Request r;
     r.url = "http://" + registry.host() + "/v2/" + repository + "/tags/list";
     r.headers.push_back(
-        {"Authorization", "Basic " + base64(registry.username() + ":" + registry.password())});
+        {"Authorization",
+         "Basic " + ferry::detail::base64_encode(registry.username() + ":" + registry.password())});
     r.max_retries = 0;
     ferry::net::Response resp = ferry::net::send(r);
     if (resp.status != 200) return Value::array();
