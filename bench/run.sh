@@ -4,9 +4,10 @@
 #
 #   bash bench/run.sh             # everything (3 to 4 minutes on 2 cores, build included)
 #   bash bench/run.sh executor    # one part: executor, compile, load, freeze, register,
-#                                 # storage, agent, latency, git, objects or server (several
-#                                 # may be given; objects needs azurite and Ceph RGW installed,
-#                                 # server's PostgreSQL rows postgresql-15)
+#                                 # storage, agent, latency, git, objects, server or docker
+#                                 # (several may be given; objects needs azurite and Ceph RGW
+#                                 # installed, server's PostgreSQL rows postgresql-15, docker
+#                                 # root, podman, runc and docker-registry: bench/docker.sh)
 #
 # Every figure is a ratio against a baseline measured in the same run, so compare ratios
 # across machines, not absolute times. Targets are reported, never asserted: the script fails
@@ -43,8 +44,27 @@ if commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null)"; then
   echo "== commit $commit" >&2
 fi
 
-echo "== running ferry_bench ${*:-all} (FERRY_HOME=$home)" >&2
+# "docker" is bench/docker.sh (containers, not a part of ferry_bench); everything else is
+# ferry_bench's. No parts: all of both.
+parts=()
+docker=0
+for part in "$@"; do
+  if [ "$part" = docker ]; then docker=1; else parts+=("$part"); fi
+done
+[ $# -eq 0 ] && docker=1
 start=$SECONDS
-"$build/bin/ferry_bench" "$@" | tee "$build/benchmarks.md"
+if [ $# -eq 0 ] || [ ${#parts[@]} -gt 0 ]; then
+  echo "== running ferry_bench ${parts[*]:-all} (FERRY_HOME=$home)" >&2
+  "$build/bin/ferry_bench" "${parts[@]}" | tee "$build/benchmarks.md"
+  rows_only=1
+else
+  : >"$build/benchmarks.md"
+  rows_only=0
+fi
+if [ "$docker" = 1 ]; then
+  echo "== running bench/docker.sh" >&2
+  FERRY_BENCH_BUILD_DIR="$build" FERRY_BENCH_ROWS_ONLY=$rows_only bash "$root/bench/docker.sh" |
+    tee -a "$build/benchmarks.md"
+fi
 echo >&2
 echo "== done in $((SECONDS - start)) s; the table is also in $build/benchmarks.md" >&2

@@ -1,14 +1,17 @@
 #include "image/runtime_image.hpp"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <set>
 #include <sstream>
 
 #include "core/process.hpp"
+#include "core/toolchain.hpp"
 #include "ferry/error.hpp"
 #include "ferry/version.hpp"
+#include "image/debian_packages.hpp"
 #include "oci/image_reference.hpp"
 #include "oci/registry_client.hpp"
 #include "storage/docker_credentials.hpp"
@@ -63,63 +66,131 @@ std::string libcurl_path() {
   return path;
 }
 
+// Collects layer entries, the first one for a path winning, and the libraries their
+// executables need.
+class LayerFiles {
+ public:
+  void add(oci::LayerEntry entry) {
+    std::string path = fs::path(entry.path_in_image).lexically_normal().string();
+    if (paths_.insert(path).second) entries_.push_back(std::move(entry));
+  }
+  // `binary` at `path_in_image`, and every library ldd resolves for it (at their own paths).
+  void add_executable(const std::string& path_in_image, const std::string& binary) {
+    add({path_in_image, "", binary, 0755});
+    for (const std::string& lib : shared_libraries(binary)) libs_.insert(lib);
+  }
+  std::set<std::string>& libraries() { return libs_; }
+  std::vector<oci::LayerEntry> take() { return std::move(entries_); }
+
+ private:
+  std::vector<oci::LayerEntry> entries_;
+  std::set<std::string> paths_;
+  std::set<std::string> libs_;
+};
+
+const char* const kCompiler = "/usr/bin/g++";
+const char* const kIncludeDir = "/usr/local/include";
+
+// g++ and what it needs, from this machine's Debian packages, plus ferry's headers.
+void add_compiler(LayerFiles& files, const std::string& libferry_in_image) {
+  // nlohmann-json: ferry's public headers include it.
+  for (const std::string& package : installed_dependency_closure({"g++", "nlohmann-json3-dev"})) {
+    for (const std::string& path : package_files(package)) {
+      oci::LayerEntry entry{path, "", path, 0644};
+      files.add(std::move(entry));
+    }
+  }
+  fs::path headers = detail::include_dir() / "ferry";
+  if (!fs::exists(headers / "ferry.hpp")) {
+    throw Error("ferry's headers are not at " + headers.string() +
+                ": set FERRY_INCLUDE_DIR to the folder that holds ferry/ferry.hpp.");
+  }
+  files.add({std::string(kIncludeDir) + "/ferry", "", headers.string(), 0644});
+  // The link name `-lferry` looks for, beside the library itself.
+  fs::path lib(libferry_in_image);
+  files.add({(lib.parent_path() / "libferry.so").string(), "", "", 0644, lib.filename().string()});
+}
+
 }  // namespace
 
-std::vector<oci::LayerEntry> runtime_files() {
+std::vector<oci::LayerEntry> runtime_files(const RuntimeImageOptions& options) {
   std::string self = fs::canonical("/proc/self/exe").string();
   std::string libferry = loaded_path_of(reinterpret_cast<const void*>(&runtime_files));
   std::string curl = libcurl_path();
-  std::string shell = fs::canonical("/bin/sh").string();
 
-  std::vector<oci::LayerEntry> files;
-  files.push_back({"/usr/local/bin/ferry", "", self, 0755});
-  files.push_back({"/bin/sh", "", shell, 0755});
+  LayerFiles files;
+  files.add_executable("/usr/local/bin/ferry", self);
+  files.add_executable("/bin/sh", fs::canonical("/bin/sh").string());
+  for (const std::string& lib : shared_libraries(libferry)) files.libraries().insert(lib);
+  for (const std::string& lib : shared_libraries(curl)) files.libraries().insert(lib);
+  files.libraries().insert(curl);
   // The few tools Dockerfile steps (RUN mkdir -p ...) and users at a shell in the image expect.
-  std::vector<std::string> binaries = {self, libferry, curl, shell};
   for (const char* tool : {"mkdir", "cat", "ls", "cp", "mv", "rm", "ln", "chmod", "env", "echo"}) {
     fs::path path = fs::path("/bin") / tool;
     std::error_code ec;
-    if (!fs::exists(path, ec)) continue;
-    std::string real = fs::canonical(path).string();
-    files.push_back({path.string(), "", real, 0755});
-    binaries.push_back(real);
+    if (fs::exists(path, ec)) files.add_executable(path.string(), fs::canonical(path).string());
   }
-  std::set<std::string> libs;
-  for (const std::string& binary : binaries) {
-    for (const std::string& lib : shared_libraries(binary)) {
-      if (lib != libferry && fs::canonical(lib) != fs::canonical(libferry)) libs.insert(lib);
+  for (const std::string& binary : options.binaries) {
+    std::error_code ec;
+    if (!fs::is_regular_file(binary, ec) || ::access(binary.c_str(), X_OK) != 0) {
+      throw ValueError("Cannot add '" + binary + "' to the image: it is not an executable file " +
+                       "on this machine. Give the absolute path of an installed program.");
     }
+    files.add_executable(fs::absolute(binary).lexically_normal().string(),
+                         fs::canonical(binary).string());
   }
-  libs.insert(curl);
   // libferry goes beside libc, a folder the loader searches by default: the build's RUNPATH
   // means nothing in the image.
   std::string lib_dir = "/lib";
-  for (const std::string& lib : libs) {
+  for (const std::string& lib : files.libraries()) {
     if (fs::path(lib).filename() == "libc.so.6") lib_dir = fs::path(lib).parent_path().string();
   }
-  files.push_back({lib_dir + "/" + fs::path(libferry).filename().string(), "",
-                   fs::canonical(libferry).string(), 0755});
-  for (const std::string& lib : libs) files.push_back({lib, "", fs::canonical(lib).string(), 0755});
+  std::string libferry_in_image = lib_dir + "/" + fs::path(libferry).filename().string();
+  files.add({libferry_in_image, "", fs::canonical(libferry).string(), 0755});
+  for (const std::string& lib : files.libraries()) {
+    if (fs::canonical(lib) != fs::canonical(libferry)) {
+      files.add({lib, "", fs::canonical(lib).string(), 0755});
+    }
+  }
+  if (options.with_compiler) add_compiler(files, libferry_in_image);
   if (fs::exists("/etc/ssl/certs/ca-certificates.crt")) {
-    files.push_back(
+    files.add(
         {"/etc/ssl/certs/ca-certificates.crt", "", "/etc/ssl/certs/ca-certificates.crt", 0644});
   }
-  // Folders a run writes to: FERRY_HOME (the module cache) and the temp folder.
-  files.push_back({"/opt/ferry/.keep", "", "", 0644});
-  files.push_back({"/tmp/.keep", "", "", 0644});
-  return files;
+  // Who root is: ssh (Git storage over ssh) finds ~/.ssh through the password database.
+  files.add({"/etc/passwd",
+             "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
+             "", 0644});
+  files.add({"/etc/group", "root:x:0:\nnogroup:x:65534:\n", "", 0644});
+  // Folders a run writes to: FERRY_HOME (the module cache), the temp folder, root's home.
+  files.add({"/opt/ferry/.keep", "", "", 0644});
+  files.add({"/tmp/.keep", "", "", 0644});
+  files.add({"/root/.keep", "", "", 0644});
+  return files.take();
 }
 
-std::string build_runtime_image(const std::string& target, const std::string& credentials_secret) {
+std::vector<std::pair<std::string, std::string>> runtime_env(const RuntimeImageOptions& options) {
+  std::vector<std::pair<std::string, std::string>> env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
+                                                          {"HOME", "/root"},
+                                                          {"FERRY_HOME", "/opt/ferry"},
+                                                          {"FERRY_VERSION", FERRY_VERSION}};
+  if (options.with_compiler) {
+    env.emplace_back("FERRY_CXX", kCompiler);
+    env.emplace_back("FERRY_INCLUDE_DIR", kIncludeDir);
+  }
+  return env;
+}
+
+std::string build_runtime_image(const std::string& target, const std::string& credentials_secret,
+                                const RuntimeImageOptions& options) {
   oci::AppendSpec spec;
   spec.target = oci::ImageReference::parse(target);
-  spec.files = runtime_files();
-  spec.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
-              {"FERRY_HOME", "/opt/ferry"},
-              {"FERRY_VERSION", FERRY_VERSION}};
+  spec.files = runtime_files(options);
+  spec.env = runtime_env(options);
   spec.cmd = {"ferry", "--help"};
   spec.labels = {{"org.opencontainers.image.title", "ferry runtime"},
                  {"org.opencontainers.image.version", FERRY_VERSION}};
+  if (options.with_compiler) spec.labels["org.ferry.compiler"] = kCompiler;
   oci::RegistryClient registry(spec.target.registry, storage::registry_credentials(
                                                          spec.target.registry, credentials_secret));
   return oci::append_image(registry, registry, spec).digest;

@@ -361,9 +361,8 @@ ObjectData S3Client::get(std::string_view key) {
 
 bool S3Client::exists(std::string_view key) {
   if (key.empty()) return false;
-  // net::send has no body-less HEAD (curl would wait for the announced body), so this asks
-  // for the first byte instead: as cheap, and a 404 carries the XML error that tells a
-  // missing key from a missing bucket.
+  // A one-byte ranged GET rather than HEAD: as cheap, and its 404 carries the XML error that
+  // tells a missing key from a missing bucket (a HEAD answer has no body to say which).
   Request req;
   req.url = object_url(key);
   req.headers.emplace_back("Range", "bytes=0-0");

@@ -56,7 +56,9 @@ Layer build_layer(const std::vector<LayerEntry>& files) {
   for (const std::string& dir : parents) tar.add_directory(dir);  // std::set: sorted, parents first
   for (const LayerEntry* f : entries) {
     const std::string path = strip_slashes(f->path_in_image);
-    if (!f->source_path.empty()) {
+    if (!f->link_target.empty()) {
+      tar.add_symlink(path, f->link_target);
+    } else if (!f->source_path.empty()) {
       tar.add_path(path, f->source_path);
     } else {
       tar.add_file(path, f->content, f->mode);

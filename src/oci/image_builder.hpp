@@ -19,13 +19,15 @@
 
 namespace ferry::oci {
 
-// One file or tree of the new layer: `content`, or the local file or directory at
-// source_path (copied recursively, its own modes kept).
+// One file, tree or link of the new layer: a symbolic link to link_target when that is set,
+// else the local file or directory at source_path (copied recursively, its own modes kept),
+// else `content`.
 struct LayerEntry {
   std::string path_in_image;  // "/opt/ferry/flows/a.ferry"
   std::string content{};
   std::string source_path{};
   unsigned mode = 0644;
+  std::string link_target{};  // "libferry.so.0": the entry is a symlink
 };
 
 struct AppendSpec {

@@ -238,7 +238,18 @@ class DockerImpl : public StorageImpl {
                              "inside their image: start a Docker agent (`ferry agent docker "
                              "start`) to run them.");
     }
-    if (stored_as_script) return load_flow_from_source(location, flow_name);
+    if (stored_as_script) {
+      try {
+        return load_flow_from_source(location, flow_name);
+      } catch (const CompileError& e) {
+        std::string what = e.what();
+        if (what.find("Install g++") == std::string::npos) throw;
+        throw CompileError(what + " Image " + pinned_image() +
+                           " has no C++ compiler, and a flow stored as a script is compiled "
+                           "inside its image: build its base image with `ferry image "
+                           "build-runtime --with-compiler --tag REF`.");
+      }
+    }
     return thaw_fetched_package(detail::read_file(location), flow_name, digests,
                                 "image " + pinned_image() + " at " + location);
   }
@@ -309,8 +320,15 @@ class DockerImpl : public StorageImpl {
     if (!engine.inspect_image(build.tag)) {
       std::string tail;
       for (const std::string& line : result.last_lines) tail += "\n  " + line;
+      std::string hint;
+      if (stored_as_script && tail.find("compiler") != std::string::npos) {
+        hint =
+            "\nA flow stored as a script is compiled inside the image, so the base image "
+            "needs a C++ compiler and ferry's headers: build one with `ferry image "
+            "build-runtime --with-compiler --tag REF` and name it in base_image.";
+      }
       throw ValueError(std::string(kFailedBuild) +
-                       (tail.empty() ? "" : "\nLast lines of the build:" + tail));
+                       (tail.empty() ? "" : "\nLast lines of the build:" + tail) + hint);
     }
     if (!o_.registry_url.empty()) {
       oci::ImageReference target = oci::ImageReference::parse(build.tag);

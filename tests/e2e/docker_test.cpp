@@ -15,6 +15,7 @@
 #include "oci/image_builder.hpp"
 #include "oci/registry_client.hpp"
 #include "support/e2e_support.hpp"
+#include "support/git_servers.hpp"
 #include "support/podman_service.hpp"
 #include "support/registry_server.hpp"
 #include "support/test_support.hpp"
@@ -59,6 +60,23 @@ class DockerE2E : public ::testing::Test {
   static void TearDownTestSuite() {
     delete config_dir_;
     config_dir_ = nullptr;
+  }
+
+  // The runtime image with g++, ferry's headers, git and ssh (`ferry image build-runtime
+  // --with-compiler --add-binary ...`): for flows stored as scripts and Git storage over ssh.
+  // Built on first use, once per test run (about 90 MB compressed).
+  static const std::string& build_image() {
+    static std::string image;
+    if (!image.empty()) return image;
+    std::string tag = RegistryServer::shared().host() + "/ferry-build:" + FERRY_VERSION;
+    Home home(common_env(PodmanService::shared()));
+    CommandResult built =
+        home.ferry({"image", "build-runtime", "--tag", tag, "--with-compiler", "--add-binary",
+                    "/usr/bin/git", "--add-binary", "/usr/bin/ssh"},
+                   {}, std::chrono::minutes(10));
+    EXPECT_EQ(built.exit_code, 0) << built.err << built.out;
+    if (built.exit_code == 0) image = tag;
+    return image;
   }
 
   static std::vector<std::string> common_env(PodmanService& podman) {
@@ -215,6 +233,91 @@ TEST_F(DockerE2E, LocalAgentRefusesDockerStorage) {
   Value run = home->show(id);
   EXPECT_EQ(run["state"], "Failed") << run.dump(2);
   EXPECT_TRUE(contains(run.dump(), "ferry agent docker start")) << run.dump(2);
+}
+
+TEST_F(DockerE2E, ScriptFormCompilesInsideTheImage) {
+  const std::string& base = build_image();
+  ASSERT_FALSE(base.empty());
+  auto home = server_home();
+  auto env = flow_env("docker-script", "engine", base);
+  env.push_back("TEST_SCRIPT=1");
+  // The engine build's health check compiles the source inside the image.
+  CommandResult reg =
+      home->ferry({"register", "--path", fixture_path()}, env, std::chrono::minutes(10));
+  ASSERT_EQ(reg.exit_code, 0) << reg.err << reg.out;
+  Value flows = home->flows();
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(flows[0]["storage_descriptor"]["stored_as_script"], true) << flows[0].dump(2);
+  EXPECT_EQ(flows[0]["storage_descriptor"]["path"], "/opt/ferry/flow.cpp");
+
+  std::string id = home->create_run({"docker-script", "--param", "name=Cy"});
+  CommandResult agent = docker_agent(*home, 1);
+  ASSERT_EQ(agent.exit_code, 0) << agent.err;
+  Value run = home->show(id);
+  EXPECT_EQ(run["state"], "Success") << run.dump(2) << agent.err;
+  EXPECT_EQ(run["result"], "Hello, Cy from a container") << run.dump(2);
+}
+
+TEST_F(DockerE2E, ScriptFormWithoutACompilerInTheImageSaysSo) {
+  auto home = server_home();
+  auto env = flow_env("docker-script-nocc", "engine");  // the runtime image: no compiler
+  env.push_back("TEST_SCRIPT=1");
+  CommandResult reg =
+      home->ferry({"register", "--path", fixture_path()}, env, std::chrono::minutes(5));
+  EXPECT_NE(reg.exit_code, 0);
+  EXPECT_TRUE(contains(reg.out + reg.err, "Your docker image failed to build!"))
+      << reg.out << reg.err;
+  EXPECT_TRUE(contains(reg.out + reg.err, "build-runtime --with-compiler")) << reg.out << reg.err;
+  EXPECT_EQ(home->flows().size(), 0u);
+}
+
+// The reference's "Adding SSH client to Docker images": a flow in Git storage over ssh runs
+// in a custom image that has git and ssh, with the key and known_hosts mounted by the agent's
+// --volume (the default ~/.ssh files: the storage names no key).
+TEST_F(DockerE2E, GitOverSshRunsInACustomImageWithTheKeysMounted) {
+  const std::string& image = build_image();
+  ASSERT_FALSE(image.empty());
+  TempDir srv;
+  ferry::test::TestRepo repo(srv.path(), "flows");
+  repo.write("flows/flow.cpp", ferry::test::read_text(ferry::test::fixture("git/flow.cpp")));
+  repo.write("flows/greeting.hpp",
+             ferry::test::read_text(ferry::test::fixture("git/greeting.hpp")));
+  std::string sha = repo.commit("first");
+  ferry::test::GitSshServer ssh;
+
+  TempDir keys;
+  fs::copy_file(ssh.identity_file(), keys.path() / "id_ed25519");
+  fs::permissions(keys.path() / "id_ed25519", fs::perms::owner_read | fs::perms::owner_write);
+  fs::copy_file(ssh.known_hosts_file(), keys.path() / "known_hosts");
+  write_text(keys.path() / "clone_url", ssh.url(repo.bare()));
+
+  auto home = server_home();
+  CommandResult secret = home->ferry({"secrets", "set", "FERRY_TEST_GIT_URL", "--from-file",
+                                      (keys.path() / "clone_url").string()});
+  ASSERT_EQ(secret.exit_code, 0) << secret.err;
+  // Registration loads the flow from the repository on this machine, whose ssh finds the
+  // key as a user's ~/.ssh/config would point it there (an ssh wrapper first on PATH).
+  TempDir bin;
+  write_text(bin.path() / "ssh_config", "IdentityFile " + (keys.path() / "id_ed25519").string() +
+                                            "\nUserKnownHostsFile " +
+                                            (keys.path() / "known_hosts").string() + "\n");
+  write_text(bin.path() / "ssh", "#!/bin/sh\nexec /usr/bin/ssh -F " +
+                                     (bin.path() / "ssh_config").string() + " \"$@\"\n");
+  fs::permissions(bin.path() / "ssh", fs::perms::owner_all);
+  const char* path = std::getenv("PATH");
+  CommandResult reg = home->ferry(
+      {"register", "--path", (repo.work() / "flows/flow.cpp").string(), "-n", "git-hello"},
+      {"FERRY_TEST_RUN_IMAGE=" + image, "PATH=" + bin.path().string() + ":" + (path ? path : "")},
+      std::chrono::minutes(5));
+  ASSERT_EQ(reg.exit_code, 0) << reg.err << reg.out;
+
+  std::string id = home->create_run({"git-hello", "--param", "name=Di"});
+  CommandResult agent = docker_agent(*home, 1, {"--volume", keys.path().string() + ":/root/.ssh"});
+  ASSERT_EQ(agent.exit_code, 0) << agent.err;
+  Value run = home->show(id);
+  EXPECT_EQ(run["state"], "Success") << run.dump(2) << agent.err;
+  EXPECT_EQ(run["result"], "Hello, Di!") << run.dump(2);
+  EXPECT_EQ(run["pinned"]["commit"], sha) << run.dump(2);
 }
 
 }  // namespace
