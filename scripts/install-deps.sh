@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev libsqlite3-dev
   libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev libpqxx-dev libarchive-dev
+  libcpp-httplib-dev libpqxx-dev libarchive-dev libsimdjson-dev
   # Real servers the tests start on loopback (none runs as a service), and the fuzzers.
   nginx-light lighttpd lighttpd-mod-openssl openssh-server openssh-client clang libclang-rt-14-dev
   radosgw ceph-mon ceph-osd postgresql-15

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/digest.hpp"
+#include "core/fast_json.hpp"
 #include "core/files.hpp"
 #include "core/graph.hpp"
 #include "core/module_loader.hpp"
@@ -165,7 +166,8 @@ Flow detail::thaw_package(std::string_view bytes, std::string_view origin, Packa
         origin, "The package's flow module cannot be loaded by this ferry runtime.",
         p.info.versions));
   }
-  Value graph_json = Value::parse(p.graph, nullptr, false);
+  // The module follows the graph in the same buffer: parsed in place when it is long enough.
+  Value graph_json = detail::parse_json_fast(p.graph, p.module.size());
   if (graph_json.is_discarded()) {
     throw FlowStorageError("Flow package '" + std::string(origin) + "' holds a malformed graph.");
   }
