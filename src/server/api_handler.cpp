@@ -158,6 +158,9 @@ struct Call {
       return Value::parse(request.body);
     } catch (const Value::parse_error& e) {
       throw ApiError{400, "malformed JSON body: syntax error at byte " + std::to_string(e.byte)};
+    } catch (const Value::out_of_range&) {
+      // nlohmann's error 406: a number a double cannot hold ("1e999").
+      throw ApiError{400, "malformed JSON body: a number is out of range"};
     }
   }
   void no_body() const {
