@@ -95,10 +95,7 @@ const char* const kIncludeDir = "/usr/local/include";
 void add_compiler(LayerFiles& files, const std::string& libferry_in_image) {
   // nlohmann-json: ferry's public headers include it.
   for (const std::string& package : installed_dependency_closure({"g++", "nlohmann-json3-dev"})) {
-    for (const std::string& path : package_files(package)) {
-      oci::LayerEntry entry{path, "", path, 0644};
-      files.add(std::move(entry));
-    }
+    for (const std::string& path : package_files(package)) files.add({path, "", path, 0644});
   }
   fs::path headers = detail::include_dir() / "ferry";
   if (!fs::exists(headers / "ferry.hpp")) {

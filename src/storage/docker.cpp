@@ -40,6 +40,12 @@ constexpr const char* kFailedBuild =
     "health checks - please ensure that all necessary files and dependencies have been "
     "included.";
 
+// Advice for a flow stored as a script when its image has no compiler (at build and at run).
+constexpr const char* kNoCompilerAdvice =
+    "A flow stored as a script is compiled inside its image, so the image needs a C++ "
+    "compiler and ferry's headers: build its base image with `ferry image build-runtime "
+    "--with-compiler --tag REF` and name it in base_image.";
+
 std::string join_registry(const std::string& registry, const std::string& image) {
   if (registry.empty()) return image;
   std::string r = registry;
@@ -244,10 +250,8 @@ class DockerImpl : public StorageImpl {
       } catch (const CompileError& e) {
         std::string what = e.what();
         if (what.find("Install g++") == std::string::npos) throw;
-        throw CompileError(what + " Image " + pinned_image() +
-                           " has no C++ compiler, and a flow stored as a script is compiled "
-                           "inside its image: build its base image with `ferry image "
-                           "build-runtime --with-compiler --tag REF`.");
+        throw CompileError(what + " Image " + pinned_image() + " has no C++ compiler. " +
+                           kNoCompilerAdvice);
       }
     }
     return thaw_fetched_package(detail::read_file(location), flow_name, digests,
@@ -320,15 +324,11 @@ class DockerImpl : public StorageImpl {
     if (!engine.inspect_image(build.tag)) {
       std::string tail;
       for (const std::string& line : result.last_lines) tail += "\n  " + line;
-      std::string hint;
-      if (stored_as_script && tail.find("compiler") != std::string::npos) {
-        hint =
-            "\nA flow stored as a script is compiled inside the image, so the base image "
-            "needs a C++ compiler and ferry's headers: build one with `ferry image "
-            "build-runtime --with-compiler --tag REF` and name it in base_image.";
-      }
+      // The build ran in the engine: its log is all there is to tell a missing compiler by.
+      const bool no_compiler = stored_as_script && tail.find("compiler") != std::string::npos;
       throw ValueError(std::string(kFailedBuild) +
-                       (tail.empty() ? "" : "\nLast lines of the build:" + tail) + hint);
+                       (tail.empty() ? "" : "\nLast lines of the build:" + tail) +
+                       (no_compiler ? std::string("\n") + kNoCompilerAdvice : ""));
     }
     if (!o_.registry_url.empty()) {
       oci::ImageReference target = oci::ImageReference::parse(build.tag);
