@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "core/big_buffer.hpp"
 #include "ferry/error.hpp"
 
 namespace ferry::detail {
@@ -25,6 +27,12 @@ std::string read_file(const fs::path& path) {
 
 std::string read_fd(int fd, const fs::path& path) {
   std::string data;
+  // A regular file's size is known: one allocation, prepared for a big one (big_buffer.hpp),
+  // instead of growing by appends (each growth copies into fresh, faulting pages).
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    reserve_big(data, static_cast<std::size_t>(st.st_size));
+  }
   char buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);

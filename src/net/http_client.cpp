@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/big_buffer.hpp"
 #include "core/digest.hpp"
 #include "core/text.hpp"
 #include "net/curl_api.hpp"
@@ -66,10 +67,11 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   } else if (std::size_t colon = line.find(':'); colon != std::string_view::npos) {
     r.headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
     // One allocation for the whole body (a 5 MB package grown by appends costs several
-    // times the transfer on first-touch page faults). Capped: the header is the server's.
+    // times the transfer on first-touch page faults), in huge pages when it is big. Capped:
+    // the header is the server's.
     if (!capture.stream && iequals(r.headers.back().first, "Content-Length")) {
       std::size_t length = std::strtoull(r.headers.back().second.c_str(), nullptr, 10);
-      if (length <= (std::size_t{1} << 30)) r.body.reserve(length);
+      if (length <= (std::size_t{1} << 30)) detail::reserve_big(r.body, length);
     }
   }
   return size * n;

@@ -1,6 +1,8 @@
 // parse_json_fast (simdjson) gives the Value nlohmann's own parser gives, types included.
 #include "core/fast_json.hpp"
 
+#include "core/big_buffer.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -70,6 +72,25 @@ TEST(FastJson, BigStringSurvivesWhole) {
   Value v = parse_json_fast("{\"payload\": \"" + big + "\"}");
   ASSERT_TRUE(v.is_object());
   EXPECT_EQ(v["payload"].get_ref<const std::string&>(), big);
+}
+
+// Texts from kBigBufferBytes up have their string buffer allocated and prepared before the
+// parse (big_buffer.hpp): the same values, escapes, several big strings and all, in place
+// or copied.
+TEST(FastJson, TextsAboveTheBigBufferSizeParseTheSame) {
+  std::string first(ferry::detail::kBigBufferBytes, 'a');
+  for (std::size_t i = 0; i < first.size(); i += 4099) first[i] = 'b';
+  const std::string second(3'000'000, 'z');
+  const std::string text = "{\"first\": \"" + first + "\", \"escaped\": \"tab\\there \\u00e9\", " +
+                           "\"list\": [1, 2.5, \"" + second + "\"]}";
+  const Value expected = Value::parse(text);
+  EXPECT_EQ(parse_json_fast(text), expected);
+  const std::string padded = text + std::string(64, ' ');
+  Value in_place = parse_json_fast(std::string_view(padded).substr(0, text.size()), 64);
+  EXPECT_EQ(in_place, expected);
+  EXPECT_EQ(in_place["first"].get_ref<const std::string&>(), first);
+  EXPECT_EQ(in_place["escaped"], "tab\there \u00e9");
+  EXPECT_TRUE(parse_json_fast(text.substr(0, text.size() - 1)).is_discarded()) << "unclosed";
 }
 
 }  // namespace
